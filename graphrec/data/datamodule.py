@@ -1,0 +1,164 @@
+"""The datamodule: build the graph, check it can serve the tasks, split it, serve batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import HeteroData
+
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
+from graphrec.data.splits import TRAIN, VAL, LinkSplit, NodeSplit, message_passing_graph
+from graphrec.data.splits import split_links, split_nodes
+from graphrec.utils.errors import ConfigError
+from graphrec.utils.provenance import fingerprint
+
+SPLITS = ("train", "val", "test")
+
+
+def _identity(batch):
+    return batch
+
+
+class GraphDataModule(L.LightningDataModule):
+    """Full-graph training: one batch per epoch holding the split's message-passing graph.
+
+    Args:
+        source: a callable returning the ``HeteroData`` (e.g. the synthetic generator).
+        tasks: task name -> ``{"kind": "link", "edge_type": [...]}`` or
+            ``{"kind": "node", "node_type": ...}``.
+        val_ratio, test_ratio: held-out fractions per task.
+        temporal: split by time (``edge_time`` / node ``time``) instead of at random.
+        num_eval_negatives: corrupted targets ranked against each val/test positive.
+        split_seed: seed of the split and of the evaluation negatives.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], HeteroData],
+        tasks: Mapping[str, Mapping],
+        val_ratio: float = 0.1,
+        test_ratio: float = 0.1,
+        temporal: bool = False,
+        num_eval_negatives: int = 100,
+        split_seed: int = 0,
+    ):
+        super().__init__()
+        if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
+            raise ConfigError(
+                f"val_ratio={val_ratio}, test_ratio={test_ratio}: both must be in (0, 1) and sum "
+                "to less than 1"
+            )
+        self.source = source
+        self.tasks = {name: dict(spec) for name, spec in tasks.items()}
+        self.val_ratio, self.test_ratio, self.temporal = val_ratio, test_ratio, temporal
+        self.num_eval_negatives = num_eval_negatives
+        self.split_seed = split_seed
+        self.graph: HeteroData | None = None
+        self.splits: dict[str, LinkSplit | NodeSplit] = {}
+        self.batches: dict[str, dict] = {}
+
+    @property
+    def source_name(self) -> str:
+        return getattr(self.source, "name", type(self.source).__name__)
+
+    def _check_servable(self, graph: HeteroData) -> None:
+        """Stops before training when a task asks for something the data does not have."""
+        seen = {}
+        for name, spec in self.tasks.items():
+            if spec["kind"] == "link":
+                et = as_edge_type(spec["edge_type"])
+                if et not in graph.edge_types or graph[et].num_edges == 0:
+                    raise ConfigError(
+                        f"task '{name}' predicts {et} edges, but data '{self.source_name}' has "
+                        f"none (it has {graph.edge_types}); drop the task, e.g. "
+                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
+                        "that has this relation"
+                    )
+                target = et
+            else:
+                nt = spec["node_type"]
+                if nt not in graph.node_types or "y" not in graph[nt]:
+                    raise ConfigError(
+                        f"task '{name}' classifies '{nt}' nodes, but data '{self.source_name}' "
+                        f"has no labels {nt}.y; drop the task, e.g. "
+                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
+                        "with labels"
+                    )
+                target = nt
+            if target in seen:
+                raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
+            seen[target] = name
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.graph is not None:
+            return
+        graph = self.source()
+        validate(graph, strict=False)
+        self._check_servable(graph)
+        g = torch.Generator().manual_seed(self.split_seed)
+        for name, spec in self.tasks.items():
+            if spec["kind"] == "link":
+                et = as_edge_type(spec["edge_type"])
+                self.splits[name] = split_links(
+                    graph, et, self.val_ratio, self.test_ratio, self.temporal,
+                    symmetric=et in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False)),
+                    num_negatives=self.num_eval_negatives, generator=g)
+            else:
+                self.splits[name] = split_nodes(graph, spec["node_type"], self.val_ratio,
+                                                self.test_ratio, self.temporal, g)
+        links = [s for s in self.splits.values() if isinstance(s, LinkSplit)]
+        train_graph = message_passing_graph(graph, links, TRAIN)
+        graphs = {"train": train_graph, "val": train_graph,
+                  "test": message_passing_graph(graph, links, VAL)}
+        for split in SPLITS:
+            targets = {}
+            for name, s in self.splits.items():
+                if isinstance(s, LinkSplit):
+                    targets[name] = {"pos": s.pairs(split)}
+                    if split != "train":
+                        targets[name]["neg"] = s.negatives(split)
+                else:
+                    targets[name] = {"index": getattr(s, split)}
+            self.batches[split] = {"graph": graphs[split], "targets": targets}
+        self.graph = graph
+
+    # What the model needs to know about its inputs.
+    @property
+    def metadata(self) -> tuple[list[str], list[tuple[str, str, str]]]:
+        return self.graph.metadata()
+
+    @property
+    def node_specs(self) -> dict[str, dict]:
+        specs = {}
+        for nt in self.graph.node_types:
+            store = self.graph[nt]
+            specs[nt] = {
+                "num_nodes": int(store.num_nodes),
+                "x_dim": int(store.x.size(1)) if "x" in store else 0,
+                "text_buckets": int(store.num_buckets) if "tokens" in store else 0,
+                "num_classes": int(store.y.max()) + 1 if "y" in store else 0,
+            }
+        return specs
+
+    @property
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.graph)
+
+    @property
+    def split_fingerprint(self) -> str:
+        return fingerprint(self.splits)
+
+    def _loader(self, split: str) -> DataLoader:
+        return DataLoader([self.batches[split]], batch_size=None, collate_fn=_identity)
+
+    def train_dataloader(self):
+        return self._loader("train")
+
+    def val_dataloader(self):
+        return self._loader("val")
+
+    def test_dataloader(self):
+        return self._loader("test")

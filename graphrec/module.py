@@ -1,0 +1,103 @@
+"""The LightningModule: one encoder, one task module per task, summed weighted losses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import lightning as L
+import torch
+from torch import nn
+
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
+from graphrec.models.encoders import HeteroEncoder
+from graphrec.tasks.link import LinkTask
+from graphrec.tasks.node import NodeClassificationTask
+
+TASK_KINDS = ("link", "node")
+
+
+def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
+               node_specs: Mapping) -> nn.Module:
+    """A task module from its plain config (``kind`` plus the task's own options)."""
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    weight = spec.pop("loss_weight", 1.0)
+    if kind == "link":
+        et = as_edge_type(spec.pop("edge_type"))
+        symmetric = et in SYMMETRIC_EDGE_TYPES or spec.pop("symmetric", False)
+        spec.pop("symmetric", None)
+        return LinkTask(name, et, dim, decoder=decoder.get("name", "dot"),
+                        decoder_hidden=decoder.get("hidden", 64), loss_weight=weight,
+                        symmetric=symmetric, **spec)
+    if kind == "node":
+        nt = spec.pop("node_type")
+        num_classes = spec.pop("num_classes", None) or node_specs[nt]["num_classes"]
+        return NodeClassificationTask(name, nt, dim, num_classes, hidden=head.get("hidden", 64),
+                                      dropout=head.get("dropout", 0.1), loss_weight=weight, **spec)
+    raise ValueError(f"task '{name}' has kind={kind!r}; valid kinds: {TASK_KINDS}")
+
+
+class GraphRecModule(L.LightningModule):
+    """Multi-task GNN: ``encoder(graph) -> z_dict``, then each task's decoder or head.
+
+    All arguments are plain values, saved in the checkpoint, so ``load_from_checkpoint``
+    rebuilds the model without any config.
+
+    Args:
+        metadata: ``(node_types, edge_types)`` of the graph.
+        node_specs: per node type input sizes (see ``GraphDataModule.node_specs``).
+        tasks: task name -> task config (``kind``, target, ``loss_weight``, options).
+        encoder: keyword arguments of :class:`HeteroEncoder`.
+        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
+        head: ``{"hidden": int, "dropout": float}`` for node tasks.
+        lr, weight_decay: AdamW.
+    """
+
+    def __init__(self, metadata, node_specs: Mapping, tasks: Mapping, encoder: Mapping,
+                 decoder: Mapping | None = None, head: Mapping | None = None, lr: float = 0.01,
+                 weight_decay: float = 0.0):
+        super().__init__()
+        self.save_hyperparameters()
+        metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
+        self.encoder = HeteroEncoder(metadata, node_specs, **encoder)
+        dim = encoder.get("out_channels", 64)
+        self.tasks = nn.ModuleDict({
+            name: build_task(name, spec, dim, decoder or {}, head or {}, node_specs)
+            for name, spec in tasks.items()})
+        self.lr, self.weight_decay = lr, weight_decay
+
+    def forward(self, graph) -> dict[str, torch.Tensor]:
+        return self.encoder(graph)
+
+    def training_step(self, batch, batch_idx):
+        graph, targets = batch["graph"], batch["targets"]
+        z = self(graph)
+        total = 0.0
+        for name, task in self.tasks.items():
+            loss = task.loss(z, targets[name], graph)
+            self.log(f"train/{name}/loss", loss, batch_size=1)
+            total = total + task.loss_weight * loss
+        self.log("train/loss", total, batch_size=1, prog_bar=True)
+        return total
+
+    def _evaluate(self, batch, split: str) -> dict[str, float]:
+        graph, targets = batch["graph"], batch["targets"]
+        z = self(graph)
+        metrics, primary = {}, []
+        for name, task in self.tasks.items():
+            for key, value in task.evaluate(z, targets[name], graph).items():
+                metrics[f"{split}/{name}/{key}"] = value
+            primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
+        # One number to select checkpoints on whatever the task mix: the mean primary metric.
+        metrics[f"{split}/score"] = sum(primary) / len(primary)
+        self.log_dict(metrics, batch_size=1)
+        return metrics
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test")
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -99,5 +99,11 @@ class GraphRecModule(L.LightningModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test")
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The resolved run config and provenance make the checkpoint self-describing:
+        # evaluation rebuilds the exact data and split from it alone.
+        if getattr(self, "run_info", None):
+            checkpoint["graphrec"] = self.run_info
+
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

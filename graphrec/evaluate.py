@@ -1,0 +1,60 @@
+"""Evaluation from a checkpoint alone: rebuild data and model, reproduce the test metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from graphrec.module import GraphRecModule
+from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
+from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.loggers import build_loggers
+from graphrec.utils.results import metric_table, write_json
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Tests the checkpoint ``cfg.ckpt_path`` on the data and split it was trained on.
+
+    Returns:
+        ``{"test": {...}, "ckpt": path}``; also written to ``<output_dir>/results.json``.
+    """
+    path = Path(cfg.ckpt_path)
+    if not path.is_file():
+        raise DataMissingError(f"checkpoint {path} does not exist; pass ckpt_path=<run>/checkpoints/best.ckpt")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    info = ckpt.get("graphrec")
+    if info is None:
+        raise ConfigError(f"{path} was not written by graphrec training (no run config inside)")
+    run_cfg = OmegaConf.create(info["config"])
+    datamodule = build_datamodule(run_cfg.data, OmegaConf.to_container(run_cfg.task))
+    datamodule.setup()
+    trained_on = info["provenance"]
+    for what in ("data", "split"):
+        now = getattr(datamodule, f"{what}_fingerprint")
+        if now != trained_on[f"{what}_fingerprint"]:
+            raise ConfigError(
+                f"the {what} rebuilt from the checkpoint's config (fingerprint {now}) differs "
+                f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
+                "files or the generator changed since training")
+    module = GraphRecModule.load_from_checkpoint(path, map_location="cpu")
+    out_dir = Path(cfg.paths.output_dir)
+    loggers = build_loggers(OmegaConf.to_container(cfg.logger, resolve=True)
+                            if cfg.get("logger") else None, run_name=out_dir.name)
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    results = {"test": test, "ckpt": str(path), "provenance": trained_on}
+    write_json(out_dir / "results.json", results)
+    print(metric_table({}, test), flush=True)
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    run_cli(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

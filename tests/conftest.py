@@ -1,0 +1,31 @@
+"""Shared fixtures: compose the real configs with Hydra's compose API on the tiny graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from graphrec.data.synthetic import generate_social_graph
+from graphrec.train import CONFIG_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_cfg(out_dir: Path, overrides: list[str] = (), config_name: str = "train"):
+    """The real config with the tiny graph, CSV logs and a few epochs, writing to ``out_dir``."""
+    base = [] if config_name != "train" else [
+        "data=synthetic_tiny", "logger=csv", "trainer.max_epochs=6",
+        "trainer.check_val_every_n_epoch=2"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=[*base, *overrides])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_graph():
+    return generate_social_graph(num_users=300, community_size=30, seed=0)

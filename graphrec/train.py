@@ -74,7 +74,7 @@ def train(cfg: DictConfig) -> dict:
     if cfg.callbacks.get("early_stopping_patience"):
         callbacks.append(EarlyStopping(monitor=cfg.optimized_metric, mode="max",
                                        patience=cfg.callbacks.early_stopping_patience))
-    loggers = build_loggers(resolved.get("logger"), run_name=out_dir.name)
+    loggers = build_loggers(cfg.get("logger"), out_dir, resolved.get("wandb"), out_dir.name)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     for logger in loggers:
         logger.log_hyperparams({**resolved, "provenance": prov})

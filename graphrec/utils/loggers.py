@@ -9,14 +9,16 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
-LOGGERS = ("wandb", "csv")
+from graphrec.utils.errors import ConfigError
+
+LOGGERS = ("wandb", "csv", None)
 
 
 def wandb_mode(mode: str = "auto") -> str:
     """``online`` only when credentials exist, so a run never waits on a network it lacks.
 
     ``WANDB_MODE`` in the environment wins; ``auto`` looks for ``WANDB_API_KEY`` or a
-    ``wandb login`` entry in ``~/.netrc``.
+    ``wandb login`` entry in ``~/.netrc`` (or ``$NETRC``).
     """
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]
@@ -29,22 +31,21 @@ def wandb_mode(mode: str = "auto") -> str:
         host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("//")[-1]
         if rc.authenticators(host):
             return "online"
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+    except (OSError, netrc.NetrcParseError):
         pass
     return "offline"
 
 
-def build_loggers(cfg: Mapping | None, run_name: str | None = None) -> list[Logger]:
-    """Loggers named in ``cfg`` (``{"wandb": {...}, "csv": {...}}``); ``None``: none."""
-    loggers: list[Logger] = []
-    for name, opts in (cfg or {}).items():
-        opts = dict(opts or {})
-        if name == "wandb":
-            mode = wandb_mode(opts.pop("mode", "auto"))
-            Path(opts["save_dir"]).mkdir(parents=True, exist_ok=True)
-            loggers.append(WandbLogger(name=run_name, mode=mode, **opts))
-        elif name == "csv":
-            loggers.append(CSVLogger(name="csv", version="", **opts))
-        else:
-            raise ValueError(f"unknown logger '{name}'; choose from {LOGGERS} (or logger=null)")
+def build_loggers(kind: str | None, save_dir: Path, wandb: Mapping | None = None,
+                  run_name: str | None = None) -> list[Logger]:
+    """``wandb`` (W&B plus a metrics CSV), ``csv``, or ``None`` (no logger)."""
+    if kind not in LOGGERS:
+        raise ConfigError(f"logger={kind} is not a logger; choose wandb, csv or null")
+    if kind is None:
+        return []
+    loggers: list[Logger] = [CSVLogger(save_dir, name="csv", version="")]
+    if kind == "wandb":
+        opts = dict(wandb or {})
+        mode = wandb_mode(opts.pop("mode", "auto"))
+        loggers.append(WandbLogger(name=run_name, save_dir=str(save_dir), mode=mode, **opts))
     return loggers

@@ -23,7 +23,8 @@ def evaluate(cfg: DictConfig) -> dict:
     """
     path = Path(cfg.ckpt_path)
     if not path.is_file():
-        raise DataMissingError(f"checkpoint {path} does not exist; pass ckpt_path=<run>/checkpoints/best.ckpt")
+        raise DataMissingError(
+            f"checkpoint {path} does not exist; pass ckpt_path=<run>/checkpoints/best.ckpt")
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     info = ckpt.get("graphrec")
     if info is None:

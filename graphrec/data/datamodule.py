@@ -10,8 +10,15 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
-from graphrec.data.splits import TRAIN, VAL, LinkSplit, NodeSplit, message_passing_graph
-from graphrec.data.splits import split_links, split_nodes
+from graphrec.data.splits import (
+    TRAIN,
+    VAL,
+    LinkSplit,
+    NodeSplit,
+    message_passing_graph,
+    split_links,
+    split_nodes,
+)
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 

@@ -87,7 +87,8 @@ def validate(data: HeteroData, strict: bool = True) -> HeteroData:
         for et in FORWARD_EDGE_TYPES:
             for t in {et, reverse_edge_type(et)}:
                 if t not in data.edge_types:
-                    problems.append(f"edge type {t} is missing (store each relation with its reverse)")
+                    problems.append(
+                        f"edge type {t} is missing (store each relation with its reverse)")
     for nt in data.node_types:
         if data[nt].num_nodes is None:
             problems.append(f"node type '{nt}' has no num_nodes; set data['{nt}'].num_nodes")
@@ -98,7 +99,8 @@ def validate(data: HeteroData, strict: bool = True) -> HeteroData:
             continue
         ei = store.edge_index
         if ei.dim() != 2 or ei.size(0) != 2 or ei.dtype != torch.long:
-            problems.append(f"edge_index of {et} must be a LongTensor [2, E], got {tuple(ei.shape)}")
+            problems.append(
+                f"edge_index of {et} must be a LongTensor [2, E], got {tuple(ei.shape)}")
             continue
         src, _, dst = et
         for row, nt in ((0, src), (1, dst)):
@@ -106,7 +108,8 @@ def validate(data: HeteroData, strict: bool = True) -> HeteroData:
             if ei.numel() and (int(ei[row].min()) < 0 or int(ei[row].max()) >= n):
                 problems.append(f"edge_index of {et} points outside the {n} '{nt}' nodes")
         if "edge_time" in store and store.edge_time.numel() != ei.size(1):
-            problems.append(f"edge_time of {et} has {store.edge_time.numel()} entries for {ei.size(1)} edges")
+            problems.append(f"edge_time of {et} has {store.edge_time.numel()} entries for "
+                            f"{ei.size(1)} edges")
     for nt in data.node_types:
         store = data[nt]
         if "y" in store and store.y.numel() != store.num_nodes:
@@ -114,5 +117,6 @@ def validate(data: HeteroData, strict: bool = True) -> HeteroData:
         if "x" in store and store.x.size(0) != store.num_nodes:
             problems.append(f"'{nt}'.x has {store.x.size(0)} rows for {store.num_nodes} nodes")
     if problems:
-        raise SchemaError("graph does not follow the graphrec schema:\n  - " + "\n  - ".join(problems))
+        raise SchemaError(
+            "graph does not follow the graphrec schema:\n  - " + "\n  - ".join(problems))
     return data

@@ -74,12 +74,12 @@ class HeteroEncoder(nn.Module):
         num_layers: message-passing rounds (or MLP layers).
         heads: attention heads of GAT/HGT.
         dropout: on hidden activations.
-        id_embedding: learnable ID vectors for every node type.
+        id_embedding: learnable ID vectors: ``True`` for every node type, or a list of types.
     """
 
     def __init__(self, metadata, node_specs: Mapping[str, Mapping], conv: str = "sage",
                  hidden_channels: int = 64, out_channels: int = 64, num_layers: int = 2,
-                 heads: int = 2, dropout: float = 0.1, id_embedding: bool = False):
+                 heads: int = 2, dropout: float = 0.1, id_embedding: bool | list[str] = False):
         super().__init__()
         if conv not in CONVS:
             raise ValueError(f"unknown conv '{conv}'; choose one of {CONVS}")
@@ -87,10 +87,15 @@ class HeteroEncoder(nn.Module):
         edge_types = [tuple(et) for et in metadata[1]]
         metadata = (node_types, edge_types)
         self.conv_kind = conv
+        with_ids = set(node_types) if id_embedding is True else set(id_embedding or ())
+        unknown = with_ids - set(node_types)
+        if unknown:
+            raise ValueError(f"id_embedding names unknown node types {sorted(unknown)}; "
+                             f"node types: {node_types}")
         self.inputs = nn.ModuleDict({
             nt: NodeInput(hidden_channels, node_specs[nt].get("x_dim", 0),
                           node_specs[nt].get("text_buckets", 0),
-                          node_specs[nt]["num_nodes"], id_embedding)
+                          node_specs[nt]["num_nodes"], nt in with_ids)
             for nt in node_types})
         if conv == "mlp":
             self.layers = nn.ModuleList(

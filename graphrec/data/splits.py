@@ -71,7 +71,7 @@ def _lookup(keys: torch.Tensor, sorted_keys: torch.Tensor, values: torch.Tensor,
     if sorted_keys.numel() == 0:
         return torch.full_like(keys, default)
     pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
-    return torch.where(sorted_keys[pos] == keys, values[pos], torch.full_like(keys, default))
+    return torch.where(_contains(sorted_keys, keys), values[pos], torch.full_like(keys, default))
 
 
 def split_links(
@@ -148,13 +148,21 @@ def _negatives(pos, n_dst, k, known_keys, symmetric, g, rounds: int = 5) -> torc
     neg = torch.randint(0, n_dst, src.shape, generator=g)
     for _ in range(rounds):
         a, b = (torch.minimum(src, neg), torch.maximum(src, neg)) if symmetric else (src, neg)
-        bad = torch.isin(a * n_dst + b, known_keys)
+        bad = _contains(known_keys, a * n_dst + b)
         if symmetric:
             bad |= neg == src
         if not bad.any():
             break
         neg[bad] = torch.randint(0, n_dst, (int(bad.sum()),), generator=g)
     return neg
+
+
+def _contains(sorted_keys: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Membership by binary search: much faster than ``torch.isin`` on a sorted key set."""
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(keys, dtype=torch.bool)
+    pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
+    return sorted_keys[pos] == keys
 
 
 def split_nodes(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import lightning as L
 import torch
 from torch import nn
 
-from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
@@ -51,11 +52,14 @@ class GraphRecModule(L.LightningModule):
         decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
+        supervision_ratio: fraction of train target pairs that supervise each step and are
+            hidden from that step's message passing (PyG's ``disjoint_train_ratio``, redrawn
+            every step); ``None``: every train pair supervises and stays visible.
     """
 
     def __init__(self, metadata, node_specs: Mapping, tasks: Mapping, encoder: Mapping,
                  decoder: Mapping | None = None, head: Mapping | None = None, lr: float = 0.01,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, supervision_ratio: float | None = None):
         super().__init__()
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
@@ -65,12 +69,36 @@ class GraphRecModule(L.LightningModule):
             name: build_task(name, spec, dim, decoder or {}, head or {}, node_specs)
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
+        self.supervision_ratio = supervision_ratio
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         return self.encoder(graph)
 
+    def _hide_supervision(self, graph, targets):
+        """Draws this step's supervision pairs and removes them from message passing.
+
+        Without it, a positive pair's own edge carries each end's embedding to the other, so
+        the model learns to detect edges it is shown instead of predicting unseen ones.
+        """
+        graph, targets = copy.copy(graph), dict(targets)
+        for name, task in self.tasks.items():
+            if task.kind != "link":
+                continue
+            pos = targets[name]["pos"]
+            sup = torch.rand(pos.size(1), device=pos.device) < self.supervision_ratio
+            targets[name] = {**targets[name], "pos": pos[:, sup]}
+            for et in {task.edge_type, reverse_edge_type(task.edge_type)}:
+                if et in graph.edge_types and "pair_id" in graph[et]:
+                    pid = graph[et].pair_id
+                    keep = (pid < 0) | ~sup[pid.clamp(min=0)]
+                    graph[et].edge_index = graph[et].edge_index[:, keep]
+        return graph, targets
+
     def training_step(self, batch, batch_idx):
         graph, targets = batch["graph"], batch["targets"]
+        # An encoder that passes no messages has nothing to hide: every pair supervises.
+        if self.supervision_ratio and self.encoder.conv_kind != "mlp":
+            graph, targets = self._hide_supervision(graph, targets)
         z = self(graph)
         total = 0.0
         for name, task in self.tasks.items():

@@ -95,3 +95,28 @@ def test_task_the_data_cannot_serve_stops_with_the_missing_piece(tiny_graph):
     dm = GraphDataModule(lambda: graph, TASKS)
     with pytest.raises(ConfigError, match=r"no labels post\.y.*task=\[friend,career,content\]"):
         dm.setup()
+
+
+def test_supervision_pairs_are_hidden_from_the_training_step_graph():
+    from graphrec.module import GraphRecModule
+
+    dm = _dm()
+    tasks = {k: v for k, v in TASKS.items() if k != "sentiment"}
+    module = GraphRecModule(dm.metadata, dm.node_specs, tasks, {"conv": "sage"},
+                            supervision_ratio=0.3)
+    batch = dm.batches["train"]
+    graph, targets = module._hide_supervision(batch["graph"], batch["targets"])
+    for name in tasks:
+        et = tuple(TASKS[name]["edge_type"])
+        sup = _pairs(targets[name]["pos"])
+        all_train = _pairs(batch["targets"][name]["pos"])
+        assert 0.2 * len(all_train) < len(sup) < 0.4 * len(all_train)
+        visible = _pairs(graph[et].edge_index)
+        visible |= {(b, a) for a, b in _pairs(graph[reverse_edge_type(et)].edge_index)}
+        assert not sup & visible
+        assert not {(b, a) for a, b in sup} & visible or et != reverse_edge_type(et)
+        # The other train pairs still carry messages.
+        assert (all_train - sup) <= visible
+    # The datamodule's own graph is untouched.
+    likes = ("user", "likes", "post")
+    assert batch["graph"][likes].num_edges > graph[likes].num_edges

@@ -38,6 +38,10 @@ class LinkSplit:
     # Split id of every stored edge of ``edge_type`` and of its reverse type.
     edge_split: torch.Tensor
     rev_edge_split: torch.Tensor | None
+    # Index into ``train`` of every stored train edge (-1 for held-out edges), so a training
+    # step can hide its supervision pairs from message passing.
+    edge_pair: torch.Tensor
+    rev_edge_pair: torch.Tensor | None
 
     def pairs(self, split: str) -> torch.Tensor:
         return getattr(self, split)
@@ -113,12 +117,15 @@ def split_links(
         order = torch.randperm(uniq.numel(), generator=generator)
     pair_split = _assign(uniq.numel(), val_ratio, test_ratio, order)
     edge_split = pair_split[inv]
+    train_rank = torch.where(pair_split == TRAIN, torch.cumsum(pair_split == TRAIN, 0) - 1, -1)
+    edge_pair = train_rank[inv]
 
-    rev_split = None
+    rev_split = rev_pair = None
     rev = reverse_edge_type(edge_type)
     if rev != edge_type and rev in data.edge_types:
         r = data[rev].edge_index
         rev_split = _lookup(r[1] * n_dst + r[0], uniq, pair_split, TRAIN)
+        rev_pair = _lookup(r[1] * n_dst + r[0], uniq, train_rank, -1)
 
     def pairs_of(s):
         k = uniq[pair_split == s]
@@ -130,7 +137,8 @@ def split_links(
     negs = [
         _negatives(p, n_dst, num_negatives, uniq, symmetric, generator) for p in (val, test)
     ]
-    return LinkSplit(edge_type, train, val, test, negs[0], negs[1], edge_split, rev_split)
+    return LinkSplit(edge_type, train, val, test, negs[0], negs[1], edge_split, rev_split,
+                     edge_pair, rev_pair)
 
 
 def _random_orient(pairs: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -191,11 +199,13 @@ def message_passing_graph(data: HeteroData, links: list[LinkSplit], max_split: i
     out = _shallow_copy(data)
     for ls in links:
         et = ls.edge_type
-        for t, split in ((et, ls.edge_split), (reverse_edge_type(et), ls.rev_edge_split)):
+        for t, split, pair in ((et, ls.edge_split, ls.edge_pair),
+                               (reverse_edge_type(et), ls.rev_edge_split, ls.rev_edge_pair)):
             if split is None:
                 continue
             keep = split <= max_split
             store = out[t]
+            store["pair_id"] = pair
             for name in list(store.keys()):
                 value = store[name]
                 if name == "edge_index":

@@ -42,8 +42,8 @@ def evaluate(cfg: DictConfig) -> dict:
                 "files or the generator changed since training")
     module = GraphRecModule.load_from_checkpoint(path, map_location="cpu")
     out_dir = Path(cfg.paths.output_dir)
-    loggers = build_loggers(cfg.get("logger"), out_dir,
-                            OmegaConf.to_container(cfg.get("wandb") or {}), out_dir.name)
+    wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None
+    loggers = build_loggers(cfg.get("logger"), out_dir, wandb_opts, out_dir.name)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     results = {"test": test, "ckpt": str(path), "provenance": trained_on}

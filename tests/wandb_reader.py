@@ -45,8 +45,9 @@ def run_contents(path: Path) -> dict:
     out = {"config": {}, "history": [], "summary": {}}
     for r in read_records(path):
         kind = r.WhichOneof("record_type")
-        if kind == "config":
-            for u in r.config.update:
+        # Config arrives in config records and, depending on timing, inside the run record.
+        if kind in ("config", "run"):
+            for u in (r.config.update if kind == "config" else r.run.config.update):
                 out["config"][u.key] = json.loads(u.value_json)
         elif kind == "history":
             out["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json)

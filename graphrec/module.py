@@ -25,8 +25,7 @@ def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mappi
     weight = spec.pop("loss_weight", 1.0)
     if kind == "link":
         et = as_edge_type(spec.pop("edge_type"))
-        symmetric = et in SYMMETRIC_EDGE_TYPES or spec.pop("symmetric", False)
-        spec.pop("symmetric", None)
+        symmetric = spec.pop("symmetric", False) or et in SYMMETRIC_EDGE_TYPES
         return LinkTask(name, et, dim, decoder=decoder.get("name", "dot"),
                         decoder_hidden=decoder.get("hidden", 64), loss_weight=weight,
                         symmetric=symmetric, **spec)

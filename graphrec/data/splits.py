@@ -11,6 +11,7 @@ reverse type — in the graph of the split it is scored on.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -196,7 +197,7 @@ def message_passing_graph(data: HeteroData, links: list[LinkSplit], max_split: i
 
     Tensors of non-target relations are shared with ``data``, not copied.
     """
-    out = _shallow_copy(data)
+    out = copy.copy(data)  # new stores, shared tensors
     for ls in links:
         et = ls.edge_type
         for t, split, pair in ((et, ls.edge_split, ls.edge_pair),
@@ -212,15 +213,4 @@ def message_passing_graph(data: HeteroData, links: list[LinkSplit], max_split: i
                     store[name] = value[:, keep]
                 elif torch.is_tensor(value) and value.size(0) == keep.numel():
                     store[name] = value[keep]
-    return out
-
-
-def _shallow_copy(data: HeteroData) -> HeteroData:
-    out = HeteroData()
-    for nt in data.node_types:
-        for k, v in data[nt].items():
-            out[nt][k] = v
-    for et in data.edge_types:
-        for k, v in data[et].items():
-            out[et][k] = v
     return out

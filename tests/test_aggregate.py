@@ -25,3 +25,21 @@ def test_groups_by_setting_ignoring_seed_with_unbiased_std(tmp_path):
 def test_empty_sweep_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run folder"):
         aggregate(tmp_path)
+
+
+def test_multirun_ends_with_an_aggregate_table(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "GRAPHREC_LOG_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "-m", "debug=fast", "task=[friend]",
+         "seed=0,1", "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=1"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (table,) = tmp_path.glob("train/multiruns/*/aggregate.md")
+    row = next(line for line in table.read_text().splitlines() if "debug=fast" in line)
+    assert "| 2 |" in row

@@ -12,7 +12,8 @@ class ValidationPrinter(L.Callback):
     """
 
     def on_validation_end(self, trainer, pl_module):
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        # Only while fitting: the final validate() of the best checkpoint is in the table.
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.state.fn != "fit":
             return
         m = trainer.callback_metrics
         parts = [f"epoch {trainer.current_epoch:4d}"]

@@ -40,7 +40,9 @@ def evaluate(cfg: DictConfig) -> dict:
                 f"the {what} rebuilt from the checkpoint's config (fingerprint {now}) differs "
                 f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
                 "files or the generator changed since training")
-    module = GraphRecModule.load_from_checkpoint(path, map_location="cpu")
+    # The checkpoint is already in memory: rebuild from its saved hyperparameters.
+    module = GraphRecModule(**ckpt["hyper_parameters"])
+    module.load_state_dict(ckpt["state_dict"])
     out_dir = Path(cfg.paths.output_dir)
     wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None
     loggers = build_loggers(cfg.get("logger"), out_dir, wandb_opts, out_dir.name)

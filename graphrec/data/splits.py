@@ -71,12 +71,12 @@ def _assign(n: int, val_ratio: float, test_ratio: float, order: torch.Tensor) ->
     return split
 
 
-def _lookup(keys: torch.Tensor, sorted_keys: torch.Tensor, values: torch.Tensor, default: int):
-    """``values`` at the position of each key in ``sorted_keys``; ``default`` where absent."""
+def _index_of(sorted_keys: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Position of each key in ``sorted_keys``, ``-1`` where absent."""
     if sorted_keys.numel() == 0:
-        return torch.full_like(keys, default)
+        return torch.full_like(keys, -1)
     pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
-    return torch.where(_contains(sorted_keys, keys), values[pos], torch.full_like(keys, default))
+    return torch.where(sorted_keys[pos] == keys, pos, -1)
 
 
 def split_links(
@@ -125,8 +125,11 @@ def split_links(
     rev = reverse_edge_type(edge_type)
     if rev != edge_type and rev in data.edge_types:
         r = data[rev].edge_index
-        rev_split = _lookup(r[1] * n_dst + r[0], uniq, pair_split, TRAIN)
-        rev_pair = _lookup(r[1] * n_dst + r[0], uniq, train_rank, -1)
+        idx = _index_of(uniq, r[1] * n_dst + r[0])
+        # A reverse edge without a forward twin is no target: it always carries messages.
+        found = idx >= 0
+        rev_split = torch.where(found, pair_split[idx.clamp(min=0)], TRAIN)
+        rev_pair = torch.where(found, train_rank[idx.clamp(min=0)], -1)
 
     def pairs_of(s):
         k = uniq[pair_split == s]
@@ -157,21 +160,13 @@ def _negatives(pos, n_dst, k, known_keys, symmetric, g, rounds: int = 5) -> torc
     neg = torch.randint(0, n_dst, src.shape, generator=g)
     for _ in range(rounds):
         a, b = (torch.minimum(src, neg), torch.maximum(src, neg)) if symmetric else (src, neg)
-        bad = _contains(known_keys, a * n_dst + b)
+        bad = _index_of(known_keys, a * n_dst + b) >= 0
         if symmetric:
             bad |= neg == src
         if not bad.any():
             break
         neg[bad] = torch.randint(0, n_dst, (int(bad.sum()),), generator=g)
     return neg
-
-
-def _contains(sorted_keys: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    """Membership by binary search: much faster than ``torch.isin`` on a sorted key set."""
-    if sorted_keys.numel() == 0:
-        return torch.zeros_like(keys, dtype=torch.bool)
-    pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.numel() - 1)
-    return sorted_keys[pos] == keys
 
 
 def split_nodes(

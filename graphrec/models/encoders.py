@@ -1,7 +1,8 @@
 """Heterogeneous encoders: node inputs -> ``z_dict`` of node embeddings.
 
 One family with one switch (``conv``): GraphSAGE, GAT and HGT message passing, and ``mlp``, the
-no-graph baseline that sees exactly the same inputs but never passes a message.
+no-graph baseline that sees exactly the same inputs but never passes a message. ``gcn`` is the
+plain GCN of the GAE paper (graphrec/models/gcn.py) for graphs with one node and edge type.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
 
-CONVS = ("sage", "gat", "hgt", "mlp")
+from graphrec.models.gcn import GCN
+
+CONVS = ("sage", "gat", "hgt", "mlp", "gcn")
 
 
 class NodeInput(nn.Module):
@@ -70,7 +73,9 @@ class HeteroEncoder(nn.Module):
     Args:
         metadata: ``(node_types, edge_types)`` of the graph (lists are turned into tuples).
         node_specs: per node type ``{"num_nodes", "x_dim", "text_buckets"}``.
-        conv: ``sage``, ``gat``, ``hgt`` or ``mlp`` (no message passing).
+        conv: ``sage``, ``gat``, ``hgt``, ``mlp`` (no message passing) or ``gcn`` (plain
+            Kipf & Welling GCN: no residuals, norms or projections; ``id_embedding`` and
+            ``heads`` do not apply, featureless graphs use ``X = I``).
         hidden_channels, out_channels: widths.
         num_layers: message-passing rounds (or MLP layers).
         heads: attention heads of GAT/HGT.
@@ -88,6 +93,10 @@ class HeteroEncoder(nn.Module):
         edge_types = [tuple(et) for et in metadata[1]]
         metadata = (node_types, edge_types)
         self.conv_kind = conv
+        if conv == "gcn":
+            self._init_gcn(metadata, node_specs, hidden_channels, out_channels, num_layers,
+                           dropout)
+            return
         with_ids = set(node_types) if id_embedding is True else set(id_embedding or ())
         unknown = with_ids - set(node_types)
         if unknown:
@@ -114,8 +123,27 @@ class HeteroEncoder(nn.Module):
                                   for nt in node_types})
         self.dropout = nn.Dropout(dropout)
 
+    def _init_gcn(self, metadata, node_specs, hidden, out, num_layers, dropout):
+        node_types, edge_types = metadata
+        if len(node_types) != 1 or len(edge_types) != 1:
+            raise ValueError(f"conv 'gcn' needs a graph with one node type and one edge type, "
+                             f"got {node_types} and {edge_types}; use conv=sage, gat or hgt for "
+                             "heterogeneous graphs")
+        nt = node_types[0]
+        self.gcn_edge_type = edge_types[0]
+        self.gcn = GCN(node_specs[nt]["num_nodes"], node_specs[nt].get("x_dim", 0), hidden, out,
+                       num_layers, dropout)
+
+    def _forward_gcn(self, graph) -> dict[str, torch.Tensor]:
+        nt = self.gcn_edge_type[0]
+        store = graph[nt]
+        z = self.gcn(store.get("x"), graph[self.gcn_edge_type].edge_index, store.num_nodes)
+        return {nt: z}
+
     def forward(self, graph) -> dict[str, torch.Tensor]:
         """Embeds every node of ``graph`` (a ``HeteroData``). Returns ``{type: [N_t, out]}``."""
+        if self.conv_kind == "gcn":
+            return self._forward_gcn(graph)
         x = {nt: self.inputs[nt](graph[nt], graph[nt].get("n_id")) for nt in self.inputs}
         edge_index = graph.edge_index_dict
         for layer, norm in zip(self.layers, self.norms):

@@ -1,0 +1,98 @@
+"""The plain GCN encoder: same numbers as PyG's GCNConv, one cached Â per graph."""
+
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from graphrec.models.encoders import HeteroEncoder
+from graphrec.models.gcn import GCN
+from graphrec.tasks.link import LinkTask
+
+
+def _graph(n=30, e=80, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, n, (2, e), generator=g)
+    ei = ei[:, ei[0] != ei[1]]
+    return torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+
+
+def _pyg_reference(model: GCN, x, edge_index):
+    """The same stack with PyG's own GCNConv forward (normalizing on every call)."""
+    h = x
+    for i, conv in enumerate(model.convs):
+        if i:
+            h = torch.relu(h)
+        h = conv(h, edge_index)
+    return h
+
+
+@pytest.mark.parametrize("density", [1.0, 0.05])
+def test_matches_pyg_gcnconv_forward_and_backward(density):
+    torch.manual_seed(0)
+    n, ei = 30, _graph()
+    x = torch.rand(n, 12) * (torch.rand(n, 12) < density)  # 0.05: takes the sparse path
+    model = GCN(n, 12, 8, 4)
+    out = model(x, ei, n)
+    ref = _pyg_reference(model, x, ei)
+    torch.testing.assert_close(out, ref)
+    grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+    ref_grads = torch.autograd.grad(ref.square().sum(), list(model.parameters()))
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_featureless_is_identity_features():
+    torch.manual_seed(0)
+    n, ei = 30, _graph()
+    model = GCN(n, 0, 8, 4)
+    torch.testing.assert_close(model(None, ei, n), _pyg_reference(model, torch.eye(n), ei))
+
+
+def test_normalization_is_cached_per_graph_never_shared_between_graphs():
+    torch.manual_seed(0)
+    n = 30
+    train_ei, test_ei = _graph(seed=0), _graph(e=120, seed=1)
+    x = torch.rand(n, 12)
+    model = GCN(n, 12, 8, 4)
+    train_out = model(x, train_ei, n)
+    # The test graph must get its own Â, not the train graph's cached one.
+    torch.testing.assert_close(model(x, test_ei, n), _pyg_reference(model, x, test_ei))
+    assert not torch.allclose(model(x, test_ei, n), train_out)
+    torch.testing.assert_close(model(x, train_ei, n), train_out)
+    assert len(model.adjacency.entries) == 2
+    # A per-step copy of a graph (new tensor) gets its own entry, dropped with the tensor.
+    step_ei = train_ei[:, 10:].clone()
+    model(x, step_ei, n)
+    assert len(model.adjacency.entries) == 3
+    del step_ei
+    assert len(model.adjacency.entries) == 2
+
+
+def test_encoder_gcn_needs_one_node_and_edge_type():
+    specs = {"user": {"num_nodes": 5}, "post": {"num_nodes": 4}}
+    meta = (["user", "post"], [("user", "writes", "post"), ("post", "rev_writes", "user")])
+    with pytest.raises(ValueError, match="one node type and one edge type"):
+        HeteroEncoder(meta, specs, conv="gcn")
+    data = HeteroData()
+    data["paper"].num_nodes = 30
+    data["paper", "cites", "paper"].edge_index = _graph()
+    enc = HeteroEncoder((["paper"], [("paper", "cites", "paper")]), {"paper": {"num_nodes": 30}},
+                        conv="gcn", hidden_channels=8, out_channels=4)
+    assert enc(data)["paper"].shape == (30, 4)
+
+
+def test_self_loops_add_each_node_as_its_own_positive():
+    # Embeddings whose only large scores are self pairs: with self_loops those count as
+    # positives, so the loss must be lower than without.
+    z = {"paper": 5 * torch.eye(200)}
+    target = {"pos": torch.tensor([[0, 1], [2, 3]])}
+    et = ("paper", "cites", "paper")
+    losses = []
+    for self_loops in (False, True):
+        torch.manual_seed(0)
+        losses.append(LinkTask("link", et, 200, self_loops=self_loops).loss(z, target))
+    # Without: every score is 0, loss log 2. With: 200 confident positives pull it down.
+    assert losses[0] == pytest.approx(0.6931, abs=1e-4)
+    assert losses[1] < 0.5
+    with pytest.raises(ValueError, match="within one node type"):
+        LinkTask("x", ("user", "applies", "job"), 200, self_loops=True)

@@ -14,12 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 from graphrec.data.schema import SchemaError
 from graphrec.utils.callbacks import ValidationPrinter
 from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.hydra_callbacks import register_resolvers
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 USER_ERRORS = (ConfigError, DataMissingError, SchemaError)
+register_resolvers()  # before any config is resolved, also when composed without the CLI
 
 
 def task_targets(tasks: dict) -> dict:

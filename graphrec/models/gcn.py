@@ -19,6 +19,7 @@ not change between steps most of a ``GCNConv`` step is redone work:
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import torch
@@ -31,8 +32,10 @@ class SparseOperand:
     """A constant sparse matrix ``A`` (CSR) with ``A^T`` (CSR) kept for backward passes."""
 
     def __init__(self, matrix: torch.Tensor):
-        self.matrix = matrix.to_sparse_csr()
-        self.transposed = matrix.to_sparse_coo().t().coalesce().to_sparse_csr()
+        with warnings.catch_warnings():  # "CSR support is in beta": it is what sparse.mm runs
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            self.matrix = matrix.to_sparse_csr()
+            self.transposed = matrix.to_sparse_coo().t().coalesce().to_sparse_csr()
 
     def __matmul__(self, dense: torch.Tensor) -> torch.Tensor:
         return _FixedSparseMatmul.apply(self.matrix, self.transposed, dense)
@@ -57,7 +60,8 @@ def normalized_adjacency(edge_index: torch.Tensor, num_nodes: int) -> SparseOper
     Normalized by PyG's ``gcn_norm``, exactly as ``GCNConv(normalize=True)`` does.
     """
     edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
-    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (num_nodes, num_nodes))
+    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (num_nodes, num_nodes),
+                                    check_invariants=False)  # gcn_norm's indices are valid
     return SparseOperand(adj_t.coalesce())
 
 

@@ -71,10 +71,11 @@ def test_cora_recipe_scores_each_held_out_edge_against_one_non_edge(tmp_path):
 @pytest.mark.slow
 def test_cora_recipe_trains_to_a_gae_level_auc(tmp_path):
     root = _data_root()
-    cfg = make_cfg(tmp_path, ["experiment=gae_cora", "logger=null", "trainer.max_epochs=60",
+    cfg = make_cfg(tmp_path, ["experiment=gae_cora", "logger=null", "trainer.max_epochs=30",
                               f"data.source.root={root}",
                               f"data.source.cache_dir={tmp_path / 'cache'}"])
     results = train(cfg)
-    # 60 of the 200 epochs already land near the published 91 (full recipe: 90.8 ± 0.7).
-    assert results["test"]["test/link/auc"] > 0.85
-    assert results["test"]["test/link/ap"] > 0.83
+    # 30 of the 200 epochs already land within a few points of the published 91 (full
+    # recipe: 90.8 ± 0.7); a broken encoder or target stays near 0.5-0.7.
+    assert results["test"]["test/link/auc"] > 0.84
+    assert results["test"]["test/link/ap"] > 0.80

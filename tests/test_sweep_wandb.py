@@ -17,7 +17,7 @@ def _run_record(path):
 @pytest.mark.slow
 def test_multirun_is_one_wandb_group_with_the_aggregate_table(tmp_path):
     env = {**os.environ, "GRAPHREC_LOG_DIR": str(tmp_path), "NETRC": str(tmp_path / "none"),
-           "WANDB_MODE": "offline"}
+           "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
     env.pop("WANDB_API_KEY", None)
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train.py"), "-m", "debug=fast", "task=[friend]",

@@ -46,6 +46,12 @@ def test_featureless_is_identity_features():
     n, ei = 30, _graph()
     model = GCN(n, 0, 8, 4)
     torch.testing.assert_close(model(None, ei, n), _pyg_reference(model, torch.eye(n), ei))
+    # A sampled subgraph (global ids n_id) gets the rows of I that belong to its nodes.
+    n_id = torch.tensor([3, 7, 11, 19])
+    sub = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    sub = torch.cat([sub, sub.flip(0)], 1)
+    torch.testing.assert_close(model(None, sub, 4, n_id),
+                               _pyg_reference(model, torch.eye(n)[n_id], sub))
 
 
 def test_normalization_is_cached_per_graph_never_shared_between_graphs():

@@ -137,7 +137,8 @@ class HeteroEncoder(nn.Module):
     def _forward_gcn(self, graph) -> dict[str, torch.Tensor]:
         nt = self.gcn_edge_type[0]
         store = graph[nt]
-        z = self.gcn(store.get("x"), graph[self.gcn_edge_type].edge_index, store.num_nodes)
+        z = self.gcn(store.get("x"), graph[self.gcn_edge_type].edge_index, store.num_nodes,
+                     store.get("n_id"))
         return {nt: z}
 
     def forward(self, graph) -> dict[str, torch.Tensor]:

@@ -121,8 +121,9 @@ class GCN(nn.Module):
         self.adjacency = TensorCache(normalized_adjacency)
         self.features = TensorCache(_sparse_features)
 
-    def forward(self, x: torch.Tensor | None, edge_index: torch.Tensor,
-                num_nodes: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | None, edge_index: torch.Tensor, num_nodes: int,
+                n_id: torch.Tensor | None = None) -> torch.Tensor:
+        """``n_id``: global ids of a sampled subgraph's nodes (picks their rows of ``I W0``)."""
         adj = self.adjacency(edge_index, num_nodes)
         h = None if self.featureless else self.features(x)
         for i, conv in enumerate(self.convs):
@@ -130,7 +131,7 @@ class GCN(nn.Module):
             if i:
                 h = self.dropout(torch.relu(h))
             if h is None:  # X = I: the product I W0 is W0 itself
-                h = weight
+                h = weight if n_id is None else weight[n_id]
             else:
                 h = h @ weight
             h = adj @ h + conv.bias

@@ -5,8 +5,9 @@
 Both sides run the same model and protocol: a 2-layer GCN (1433 -> 32 -> 16) with an
 inner-product decoder on Cora's bag-of-words features, an 85/5/10 random split of the
 citations, Adam at lr 0.01, 200 full-graph epochs, each epoch one step on GAE's target A + I
-(every train citation in both orientations and every paper with itself: 11,684 positives)
-against as many fresh uniform negatives, then the
+(every train citation in both orientations and every paper with itself: 11,680 positives in
+graphrec, 11,684 in PyG, whose splitter rounds the held-out counts down) against as many
+fresh uniform negatives, then the
 validation AUC (one random non-edge per validation citation) and keeping the best epoch, whose
 model is tested once at the end.
 

@@ -7,14 +7,13 @@ inner-product decoder on Cora's bag-of-words features, an 85/5/10 random split o
 citations, Adam at lr 0.01, 200 full-graph epochs, each epoch one step on GAE's target A + I
 (every train citation in both orientations and every paper with itself: 11,680 positives in
 graphrec, 11,684 in PyG, whose splitter rounds the held-out counts down) against as many
-fresh uniform negatives, then the
-validation AUC (one random non-edge per validation citation) and keeping the best epoch, whose
-model is tested once at the end.
+fresh uniform negatives, then the validation AUC (one random non-edge per validation citation),
+keeping the best epoch, whose model is tested once at the end.
 
 - graphrec: ``train(cfg)`` of ``experiment=gae_cora`` as ``scripts/train.py`` runs it
-  (Lightning loop, metric logging to CSV, best and last checkpoints written after every
-  validation). Epoch time: between consecutive epoch starts, i.e. step, validation, logging and
-  checkpoint writes.
+  (Lightning loop, metric logging to CSV, the best checkpoint written to disk whenever the
+  validation AUC improves). Epoch time: between consecutive epoch starts, i.e. step,
+  validation, logging and checkpoint writes.
 - PyG: the loop of PyG's ``examples/link_pred.py`` (``RandomLinkSplit``, ``GCNConv`` x2,
   ``negative_sampling`` every epoch, scikit-learn's ``roc_auc_score``), keeping the best
   validation state in memory. Epoch time: step and validation.

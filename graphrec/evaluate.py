@@ -8,11 +8,12 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.module import GraphRecModule
 from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
 from graphrec.utils.errors import ConfigError, DataMissingError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.results import metric_table, write_json
+
+_DEFAULT_MODULE = "graphrec.module.GraphRecModule"
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -41,7 +42,8 @@ def evaluate(cfg: DictConfig) -> dict:
                 f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
                 "files or the generator changed since training")
     # The checkpoint is already in memory: rebuild from its saved hyperparameters.
-    module = GraphRecModule(**ckpt["hyper_parameters"])
+    module_cls = hydra.utils.get_class(run_cfg.model.get("_target_", _DEFAULT_MODULE))
+    module = module_cls(**ckpt["hyper_parameters"])
     module.load_state_dict(ckpt["state_dict"])
     out_dir = Path(cfg.paths.output_dir)
     wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None

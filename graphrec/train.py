@@ -79,9 +79,14 @@ def train(cfg: DictConfig) -> dict:
     for logger in loggers:
         logger.log_hyperparams({**resolved, "provenance": prov})
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        learned = any(p.requires_grad for p in module.parameters())
+        if learned:  # non-learned baselines (model=heuristic) have nothing to fit
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         best = checkpoint.best_model_path or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
+            best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
+            trainer.save_checkpoint(best)
         test = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
         results = {
             "val": val, "test": test, "best_ckpt": best,

@@ -12,6 +12,7 @@ from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
 from graphrec.utils.errors import ConfigError, DataMissingError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.results import metric_table, write_json
+from graphrec.utils.segments import log_segment_tables
 
 _DEFAULT_MODULE = "graphrec.module.GraphRecModule"
 
@@ -52,6 +53,7 @@ def evaluate(cfg: DictConfig) -> dict:
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     results = {"test": test, "ckpt": str(path), "provenance": trained_on}
     write_json(out_dir / "results.json", results)
+    log_segment_tables(loggers, test)
     print(metric_table({}, test), flush=True)
     return results
 

@@ -17,6 +17,7 @@ from graphrec.utils.errors import ConfigError, DataMissingError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
+from graphrec.utils.segments import log_segment_tables
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 USER_ERRORS = (ConfigError, DataMissingError, SchemaError)
@@ -97,6 +98,7 @@ def train(cfg: DictConfig) -> dict:
         for logger in loggers:
             if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
                 logger.experiment.summary.update({**val, **test})
+        log_segment_tables(loggers, {**val, **test})
         print(metric_table(val, test), flush=True)
         print(f"results: {out_dir / 'results.json'}", flush=True)
         finish_wandb(0)

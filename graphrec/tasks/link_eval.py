@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from graphrec.metrics.classification import binary_metrics
+from graphrec.metrics.official import official_metrics
 from graphrec.metrics.ranking import ranking_metrics, sampled_ranks
 from graphrec.metrics.retrieval import full_ranking_metrics
 
@@ -114,6 +115,13 @@ def evaluate_link(
         names = segment_names(buckets)
         out.update(_segmented(lambda m: sampled_link_metrics(pos_s[m], neg_s[m]),
                               segment_of(degree[pos[0]], buckets), names, "n_pos"))
+    if "ogb" in target:  # the dataset's official metric, by its own evaluator
+        shared = target.get("ogb_neg")
+        shared_s = None
+        if shared is not None:
+            shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
+                                  for i in range(0, shared.size(1), chunk)]).float()
+        out.update(official_metrics(target["ogb"], pos_s, neg_s, shared_s))
     if full is not None:
         out.update(_full_ranking(full, pos, graph, edge_type, symmetric, degree, buckets, ks,
                                  ranking_chunk))

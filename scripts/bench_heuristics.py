@@ -53,12 +53,12 @@ def main() -> None:
             torch.randint(0, args.nodes, (args.pairs // 100,)).repeat_interleave(100),
             torch.randint(0, args.nodes, (args.pairs // 100 * 100,))]),
     }
-    print(f"\n{'score':<26}{'pairs':>8}{'sources':>9}{'median s':>10}{'pairs/s':>12}")
+    print(f"\n{'score':<34}{'pairs':>8}{'sources':>9}{'median s':>10}{'pairs/s':>12}")
     for shape, pairs in shapes.items():
         sources = len(torch.unique(pairs[0]))
         for name, fn in HEURISTICS.items():
             t, _ = timed(lambda fn=fn, pairs=pairs: fn(adj, pairs), args.repeats)
-            print(f"{name + ' (' + shape + ')':<26}{pairs.size(1):>8,}{sources:>9,}{t:>10.2f}"
+            print(f"{name + ' (' + shape + ')':<34}{pairs.size(1):>8,}{sources:>9,}{t:>10.2f}"
                   f"{pairs.size(1) / t:>12,.0f}")
 
     # Side by side with the dense block methods, extrapolated from a slice of random pairs

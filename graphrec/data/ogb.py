@@ -66,12 +66,14 @@ def _trusted_globals() -> list:
     """Classes ogb's ``torch.load`` calls meet: PyG's stores in the ``processed/`` file ogb
     itself writes, and numpy arrays in the split files (torch >= 2.6 loads weights only)."""
     import numpy as np
+    from numpy._core.multiarray import _reconstruct
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
     dtypes = [type(np.dtype(t)) for t in ("int64", "int32", "float32", "float64", "bool")]
-    return [DataEdgeAttr, DataTensorAttr, GlobalStorage, np.ndarray, np.dtype,
-            np.core.multiarray._reconstruct, *dtypes]
+    # Files pickled under numpy 1 name the same function by its old module path.
+    return [DataEdgeAttr, DataTensorAttr, GlobalStorage, np.ndarray, np.dtype, _reconstruct,
+            (_reconstruct, "numpy.core.multiarray._reconstruct"), *dtypes]
 
 
 @dataclass

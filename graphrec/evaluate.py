@@ -8,11 +8,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.module import GraphRecModule
 from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
 from graphrec.utils.errors import ConfigError, DataMissingError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.results import metric_table, write_json
+from graphrec.utils.segments import log_segment_tables
+
+_DEFAULT_MODULE = "graphrec.module.GraphRecModule"
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -41,7 +43,8 @@ def evaluate(cfg: DictConfig) -> dict:
                 f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
                 "files or the generator changed since training")
     # The checkpoint is already in memory: rebuild from its saved hyperparameters.
-    module = GraphRecModule(**ckpt["hyper_parameters"])
+    module_cls = hydra.utils.get_class(run_cfg.model.get("_target_", _DEFAULT_MODULE))
+    module = module_cls(**ckpt["hyper_parameters"])
     module.load_state_dict(ckpt["state_dict"])
     out_dir = Path(cfg.paths.output_dir)
     wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None
@@ -50,6 +53,7 @@ def evaluate(cfg: DictConfig) -> dict:
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     results = {"test": test, "ckpt": str(path), "provenance": trained_on}
     write_json(out_dir / "results.json", results)
+    log_segment_tables(loggers, test)
     print(metric_table({}, test), flush=True)
     return results
 

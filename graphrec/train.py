@@ -18,6 +18,7 @@ from graphrec.utils.hydra_callbacks import register_resolvers
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
+from graphrec.utils.segments import log_segment_tables
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 USER_ERRORS = (ConfigError, DataMissingError, SchemaError)
@@ -81,9 +82,14 @@ def train(cfg: DictConfig) -> dict:
     for logger in loggers:
         logger.log_hyperparams({**resolved, "provenance": prov})
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        learned = any(p.requires_grad for p in module.parameters())
+        if learned:  # non-learned baselines (model=heuristic) have nothing to fit
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         best = checkpoint.best_model_path or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
+            best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
+            trainer.save_checkpoint(best)
         test = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
         results = {
             "val": val, "test": test, "best_ckpt": best,
@@ -94,6 +100,7 @@ def train(cfg: DictConfig) -> dict:
         for logger in loggers:
             if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
                 logger.experiment.summary.update({**val, **test})
+        log_segment_tables(loggers, {**val, **test})
         print(metric_table(val, test), flush=True)
         print(f"results: {out_dir / 'results.json'}", flush=True)
         finish_wandb(0)

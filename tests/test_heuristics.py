@@ -61,10 +61,10 @@ def dense_reference(adj, name, **kw):
 
 
 KWARGS = {
-    "katz": {"beta": 0.1, "max_length": 4, "source_chunk": 4},
-    "ppr": {"alpha": 0.2, "num_iterations": 150, "source_chunk": 4},
+    "katz": {"beta": 0.1, "max_length": 3, "budget": 50, "scratch": 60},
+    "ppr": {"alpha": 0.2, "method": "push", "eps": 1e-8, "source_chunk": 4},
 }
-REF_KWARGS = {"katz": {"beta": 0.1, "max_length": 4}, "ppr": {"alpha": 0.2}}
+REF_KWARGS = {"katz": {"beta": 0.1, "max_length": 3}, "ppr": {"alpha": 0.2}}
 
 
 @pytest.mark.parametrize("undirected", [True, False])
@@ -80,6 +80,54 @@ def test_matches_dense_reference(name, undirected, seed):
     torch.testing.assert_close(scores.double(), reference[pairs[0], pairs[1]], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("undirected", [True, False])
+@pytest.mark.parametrize("max_length", [1, 2, 3, 4])
+def test_katz_path_counts_and_propagation_match_dense(max_length, undirected):
+    # Lengths <= 3 use path counts of the pairs, longer ones dense propagation.
+    edge_index, pairs = random_graph(5)
+    ref = dense_reference(dense_adjacency(edge_index, undirected), "katz", beta=0.3,
+                          max_length=max_length)
+    for budget in (1, 1 << 20):  # a group per source, or all sources in one group
+        scores = katz(edge_index, pairs, NUM_NODES, undirected, beta=0.3,
+                      max_length=max_length, source_chunk=3, budget=budget)
+        torch.testing.assert_close(scores.double(), ref[pairs[0], pairs[1]], rtol=1e-5,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("undirected", [True, False])
+def test_ppr_power_iteration_matches_dense(undirected):
+    edge_index, pairs = random_graph(6)
+    ref = dense_reference(dense_adjacency(edge_index, undirected), "ppr", alpha=0.2)
+    scores = ppr(edge_index, pairs, NUM_NODES, undirected, alpha=0.2, method="power",
+                 num_iterations=150, source_chunk=4)
+    torch.testing.assert_close(scores.double(), ref[pairs[0], pairs[1]], rtol=1e-5, atol=1e-6)
+
+
+def test_ppr_auto_picks_power_iteration_on_small_graphs_and_push_on_large(monkeypatch):
+    import graphrec.models.heuristics as h
+
+    edge_index, pairs = random_graph(8)
+    power = ppr(edge_index, pairs, NUM_NODES, method="power")
+    torch.testing.assert_close(ppr(edge_index, pairs, NUM_NODES), power)
+    monkeypatch.setattr(h, "AUTO_POWER_WORK", 10)  # as if the graph were huge
+    push = ppr(edge_index, pairs, NUM_NODES)
+    torch.testing.assert_close(push, ppr(edge_index, pairs, NUM_NODES, method="push"))
+    assert not torch.equal(push, power)
+
+
+def test_ppr_push_error_stays_within_its_bound():
+    edge_index, pairs = random_graph(7)
+    adj = dense_adjacency(edge_index, True)
+    ref = dense_reference(adj, "ppr", alpha=0.15)[pairs[0], pairs[1]]
+    deg = adj.sum(1)[pairs[1]]
+    for eps in (1e-2, 1e-4):
+        scores = ppr(edge_index, pairs, NUM_NODES, alpha=0.15, method="push", eps=eps).double()
+        assert (scores <= ref + 1e-6).all()  # a lower bound ...
+        assert (ref - scores <= eps * deg.clamp(min=1) + 1e-6).all()  # ... within eps * d(v)
+    coarse = ppr(edge_index, pairs, NUM_NODES, alpha=0.15, method="push", eps=1e-1).double()
+    assert (ref - coarse).abs().max() > 1e-3  # the bound is not vacuous here
+
+
 def test_symmetric_ppr_adds_both_directions():
     edge_index, pairs = random_graph(2)
     pi = dense_reference(dense_adjacency(edge_index, False), "ppr", alpha=0.3)
@@ -89,7 +137,8 @@ def test_symmetric_ppr_adds_both_directions():
         NUM_NODES,
         undirected=False,
         alpha=0.3,
-        num_iterations=150,
+        method="push",
+        eps=1e-8,
         symmetric=True,
     )
     expected = pi[pairs[0], pairs[1]] + pi[pairs[1], pairs[0]]
@@ -131,5 +180,8 @@ def test_scorer_errors():
         HeuristicScorer("pagerank", NUM_NODES)
     with pytest.raises(RuntimeError, match="fit"):
         HeuristicScorer("katz", NUM_NODES)(torch.zeros(2, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match="'auto', 'push' or 'power'"):
+        ppr(torch.zeros(2, 1, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long), 2,
+            method="exact")
     with pytest.raises(ValueError, match="num_nodes"):
         common_neighbors(torch.zeros(2, 1, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long))

@@ -109,9 +109,16 @@ class GraphDataModule(L.LightningDataModule):
         for name, spec in self.tasks.items():
             if spec["kind"] == "link":
                 et = as_edge_type(spec["edge_type"])
+                symmetric = et in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False))
+                official = getattr(self.source, "split_links", None)
+                if official is not None:  # the data comes with its own split (OGB)
+                    self.splits[name] = official(graph, et, symmetric=symmetric,
+                                                 num_negatives=self.num_eval_negatives,
+                                                 generator=g)
+                    continue
                 self.splits[name] = split_links(
                     graph, et, self.val_ratio, self.test_ratio, self.temporal,
-                    symmetric=et in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False)),
+                    symmetric=symmetric,
                     num_negatives=self.num_eval_negatives, generator=g)
             else:
                 self.splits[name] = split_nodes(graph, spec["node_type"], self.val_ratio,
@@ -127,6 +134,8 @@ class GraphDataModule(L.LightningDataModule):
                     targets[name] = {"pos": s.pairs(split)}
                     if split != "train":
                         targets[name]["neg"] = s.negatives(split)
+                        if hasattr(s, "official_targets"):  # e.g. OGB's shared negatives
+                            targets[name].update(s.official_targets(split))
                 else:
                     targets[name] = {"index": getattr(s, split)}
             self.batches[split] = {"graph": graphs[split], "targets": targets}

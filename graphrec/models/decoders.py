@@ -42,6 +42,19 @@ class DistMult(nn.Module):
         return (src * self.rel * dst).sum(-1)
 
 
+def pairwise_scores(decoder: nn.Module, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """Scores ``[C, N]`` of every source ``[C, D]`` against every target ``[N, D]``.
+
+    Bilinear decoders become one matrix product; others broadcast ``[C, 1, D]`` against
+    ``[1, N, D]`` (memory ``C * N * D``: keep ``C`` small).
+    """
+    if isinstance(decoder, DotProduct):
+        return src @ dst.T
+    if isinstance(decoder, DistMult):
+        return (src * decoder.rel) @ dst.T
+    return decoder(src[:, None, :], dst[None, :, :])
+
+
 def build_decoder(name: str, dim: int, hidden: int = 64, dropout: float = 0.0) -> nn.Module:
     if name == "dot":
         return DotProduct()

@@ -7,9 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.data.schema import as_edge_type
-from graphrec.metrics.classification import binary_metrics
-from graphrec.metrics.ranking import ranking_metrics, sampled_ranks
-from graphrec.models.decoders import build_decoder
+from graphrec.models.decoders import build_decoder, pairwise_scores
+from graphrec.tasks.link_eval import DEFAULT_DEGREE_BUCKETS, check_buckets, evaluate_link
 
 
 class LinkTask(nn.Module):
@@ -29,6 +28,11 @@ class LinkTask(nn.Module):
             reconstruction target is ``A + I`` (Kipf & Welling 2016), which keeps each
             embedding's own score high; on Cora it lifts test AUC by about 1.5 points.
             Only for relations within one node type.
+        degree_buckets: metrics also per segment of the source's training degree: lower
+            bounds of the segments after the first (``[3, 11]``: 0-2, 3-10, 11+); null: none.
+        full_ranking: also rank every candidate of the target type per evaluated source,
+            known positives excluded (Recall@K, NDCG@K, ``full_mrr``; see ``link_eval``).
+        ks: cut-offs of the full ranking; ranking_chunk: sources scored per block.
     """
 
     kind = "link"
@@ -36,7 +40,9 @@ class LinkTask(nn.Module):
 
     def __init__(self, name: str, edge_type, dim: int, decoder: str = "dot",
                  decoder_hidden: int = 64, neg_ratio: int = 1, loss_weight: float = 1.0,
-                 symmetric: bool = False, eval_chunk: int = 4096, self_loops: bool = False):
+                 symmetric: bool = False, eval_chunk: int = 4096, self_loops: bool = False,
+                 degree_buckets=DEFAULT_DEGREE_BUCKETS, full_ranking: bool = False,
+                 ks=(10, 20, 50), ranking_chunk: int = 256):
         super().__init__()
         self.name = name
         self.edge_type = as_edge_type(edge_type)
@@ -47,6 +53,10 @@ class LinkTask(nn.Module):
         self.decoder = build_decoder(decoder, dim, decoder_hidden)
         self.neg_ratio, self.loss_weight = neg_ratio, loss_weight
         self.symmetric, self.eval_chunk = symmetric, eval_chunk
+        self.full_ranking = full_ranking
+        self.eval_options = {"symmetric": symmetric, "chunk": eval_chunk,
+                             "degree_buckets": check_buckets(degree_buckets), "ks": list(ks),
+                             "ranking_chunk": ranking_chunk}
 
     def score(self, z: dict, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Scores of pairs: ``src [...]`` source ids, ``dst [...]`` target ids (broadcast)."""
@@ -70,14 +80,10 @@ class LinkTask(nn.Module):
 
     @torch.no_grad()
     def evaluate(self, z: dict, target: dict, graph=None) -> dict[str, float]:
-        """MRR, Hits@1/10/50 of each positive against its fixed negatives; ROC-AUC and AP."""
-        pos, neg = target["pos"], target["neg"]
-        pos_scores, neg_scores = [], []
-        for i in range(0, pos.size(1), self.eval_chunk):
-            p, n = pos[:, i:i + self.eval_chunk], neg[i:i + self.eval_chunk]
-            pos_scores.append(self.score(z, p[0], p[1]))
-            neg_scores.append(self.score(z, p[0][:, None], n))
-        pos_s, neg_s = torch.cat(pos_scores).float(), torch.cat(neg_scores).float()
-        out = ranking_metrics(sampled_ranks(pos_s, neg_s))
-        out.update(binary_metrics(pos_s, neg_s))
-        return out
+        """Sampled ranking, AUC/AP, per-degree segments and optional full ranking."""
+        s, _, d = self.edge_type
+        full = None
+        if self.full_ranking:
+            full = (z[s], z[d], lambda q, c: pairwise_scores(self.decoder, q, c))
+        return evaluate_link(lambda a, b: self.score(z, a, b), target, graph, self.edge_type,
+                             full=full, **self.eval_options)

@@ -159,3 +159,50 @@ class SentimentCorpusSource:
             data["post"][f"{name}_mask"] = split == s
         data["post"].num_nodes = len(texts)
         return data
+
+
+def sample_texts_by_label(names: str | list[str], labels: torch.Tensor, generator: torch.Generator,
+                          root: str | None = None) -> list[str]:
+    """One distinct corpus sentence per wanted label, drawn without replacement.
+
+    Texts of all the corpora's splits are pooled (the graph makes its own split) and
+    deduplicated, so no sentence appears twice, i.e. none can sit in both train and test.
+
+    Args:
+        names: corpus name or names; all must share the label set of ``labels``.
+        labels: ``[P]`` wanted class per post.
+        generator: seeded randomness of the draw.
+        root: folder holding the corpora's subfolders; defaults to ``$GRAPHREC_DATA_DIR``.
+
+    Raises:
+        ConfigError: a class has fewer distinct sentences than posts that want it.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    pool: dict[str, int] = {}
+    classes = None
+    for name in names:
+        if name not in CORPORA:
+            raise ConfigError(f"unknown sentiment corpus {name!r}; choose from {sorted(CORPORA)}")
+        if classes is not None and CORPORA[name].classes != classes:
+            raise ConfigError(f"corpora {names} have different label sets; pick ones that agree")
+        classes = CORPORA[name].classes
+        folder = Path(root).expanduser() / CORPORA[name].subdir if root else None
+        for texts, ys in read_corpus(name, folder).values():
+            for t, y in zip(texts, ys):
+                pool.setdefault(t, y)  # a sentence seen twice keeps its first label
+    num_classes = int(labels.max()) + 1 if labels.numel() else 0
+    if num_classes > len(classes):
+        raise ConfigError(f"posts want {num_classes} classes, corpora {names} have {len(classes)}")
+    by_class = [[t for t, y in pool.items() if y == c] for c in range(len(classes))]
+    out = [""] * labels.numel()
+    for c, texts in enumerate(by_class):
+        want = torch.nonzero(labels == c).squeeze(1)
+        if want.numel() > len(texts):
+            raise ConfigError(
+                f"{want.numel()} posts want a '{classes[c]}' sentence but corpora {names} have "
+                f"only {len(texts)} distinct ones; use fewer users or posts_per_user, or add a "
+                "corpus to real_text")
+        pick = torch.randperm(len(texts), generator=generator)[: want.numel()]
+        for i, j in zip(want.tolist(), pick.tolist()):
+            out[i] = texts[j]
+    return out

@@ -40,17 +40,21 @@ class EmbeddingCache:
         model_id: what identifies the encoder's output (name, version, options).
         cache_dir: folder of cached ``.pt`` files; ``None``: ``~/.cache/graphrec/text``.
         batch_size: texts per ``encode_batch`` call (one progress-bar step).
+        name: readable prefix of the cache files (default: from ``model_id``).
     """
 
     def __init__(self, encode_batch: Callable[[list[str]], torch.Tensor], model_id: str,
-                 cache_dir: str | Path | None = None, batch_size: int = 2048):
+                 cache_dir: str | Path | None = None, batch_size: int = 2048,
+                 name: str | None = None):
         self.encode_batch, self.model_id = encode_batch, model_id
+        self.name = name or model_id
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.batch_size = batch_size
         self.last_hit: bool | None = None
 
     def path(self, texts: Sequence[str]) -> Path:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_id)[-60:]
+        # Readable prefix; the hash alone makes the name unique.
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)[-60:]
         return self.cache_dir / f"{slug}-{texts_key(self.model_id, texts)}.pt"
 
     def __call__(self, texts: Sequence[str]) -> torch.Tensor:
@@ -58,8 +62,8 @@ class EmbeddingCache:
         if path.is_file():
             try:
                 emb = torch.load(path, map_location="cpu", weights_only=True)
-            except (OSError, RuntimeError, EOFError):
-                emb = None  # a truncated file from an interrupted run: encode again
+            except Exception:  # noqa: BLE001 - any unreadable file (torn write, foreign
+                emb = None  # bytes, pickle error) is just a miss: encode again
             if emb is not None and emb.size(0) == len(texts):
                 self.last_hit = True
                 return emb

@@ -70,7 +70,8 @@ class SentenceTransformerFeaturizer:
                  cache_dir: str | None = None, device: str = "cpu"):
         self.model, self.batch_size, self.device = model, batch_size, device
         self._st = None
-        self.cache = EmbeddingCache(self._encode, model_id(model), cache_dir)
+        self.cache = EmbeddingCache(self._encode, model_id(model), cache_dir,
+                                    name=Path(model).name)
 
     def _encode(self, texts: list[str]) -> torch.Tensor:
         if self._st is None:

@@ -124,25 +124,38 @@ class SentimentCorpusSource:
         name: ``sst2``, ``umsab_english`` or ``tweeteval_sentiment``.
         root: the corpus folder itself; defaults to ``$GRAPHREC_DATA_DIR/<corpus subdir>``.
         holdout: TweetEval only: fraction of its val set held out for validation.
+        max_train: keep a fixed random subset (seed 0) of this many train texts; ``None``: all.
+            For encoders too slow to embed a whole train split on the machine at hand; val and
+            test are never subsampled.
     """
 
-    def __init__(self, name: str, root: str | None = None, holdout: float = 0.2):
+    def __init__(self, name: str, root: str | None = None, holdout: float = 0.2,
+                 max_train: int | None = None):
         if name not in CORPORA:
             raise ConfigError(f"unknown sentiment corpus {name!r}; choose one of {sorted(CORPORA)}")
-        self.name, self.root, self.holdout = name, root, holdout
+        self.name, self.root, self.holdout, self.max_train = name, root, holdout, max_train
 
     def splits(self) -> dict[str, tuple[list[str], list[int]]]:
         data = read_corpus(self.name, self.root)
         if "train" in data:
-            return data
+            return self._subsample(data)
         texts, labels = data["val"]
         # Fixed (seed 0) so every run validates on the same tweets whatever the training seed.
         perm = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0)).tolist()
         n_val = int(round(len(texts) * self.holdout))
         pick = {"val": perm[:n_val], "train": perm[n_val:]}
-        return {"train": ([texts[i] for i in pick["train"]], [labels[i] for i in pick["train"]]),
-                "val": ([texts[i] for i in pick["val"]], [labels[i] for i in pick["val"]]),
-                "test": data["test"]}
+        return self._subsample(
+            {"train": ([texts[i] for i in pick["train"]], [labels[i] for i in pick["train"]]),
+             "val": ([texts[i] for i in pick["val"]], [labels[i] for i in pick["val"]]),
+             "test": data["test"]})
+
+    def _subsample(self, data: dict) -> dict:
+        texts, labels = data["train"]
+        if self.max_train is None or self.max_train >= len(texts):
+            return data
+        perm = torch.randperm(len(texts), generator=torch.Generator().manual_seed(0))
+        keep = sorted(perm[: self.max_train].tolist())
+        return {**data, "train": ([texts[i] for i in keep], [labels[i] for i in keep])}
 
     def __call__(self) -> HeteroData:
         parts = self.splits()

@@ -69,13 +69,34 @@ class EmbeddingCache:
                 return emb
         self.last_hit = False
         texts = list(texts)
-        chunks = [self.encode_batch(texts[i:i + self.batch_size])
-                  for i in tqdm(range(0, len(texts), self.batch_size), desc="encoding texts",
-                                unit="batch", mininterval=5)]
-        emb = torch.cat(chunks).float() if chunks else torch.zeros(0, 0)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a concurrent or interrupted run never reads half a file.
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(emb, tmp)
-        os.replace(tmp, path)
+        # Each finished batch is kept until the whole file is written, so an interrupted run
+        # resumes where it stopped instead of encoding everything again.
+        parts = path.with_name(f"{path.stem}.parts-{self.batch_size}")
+        parts.mkdir(parents=True, exist_ok=True)
+        chunks = []
+        for i in tqdm(range(0, len(texts), self.batch_size), desc="encoding texts",
+                      unit="batch", mininterval=5):
+            part = parts / f"{i // self.batch_size}.pt"
+            chunk = None
+            if part.is_file():
+                try:
+                    chunk = torch.load(part, map_location="cpu", weights_only=True)
+                except Exception:  # noqa: BLE001 - a torn part is encoded again
+                    chunk = None
+            if chunk is None or chunk.size(0) != len(texts[i:i + self.batch_size]):
+                chunk = self.encode_batch(texts[i:i + self.batch_size]).float()
+                _save(chunk, part)
+            chunks.append(chunk)
+        emb = torch.cat(chunks) if chunks else torch.zeros(0, 0)
+        _save(emb, path)
+        for part in parts.glob("*.pt"):
+            part.unlink()
+        parts.rmdir()
         return emb
+
+
+def _save(tensor: torch.Tensor, path: Path) -> None:
+    # Write then rename, so a concurrent or interrupted run never reads half a file.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(tensor, tmp)
+    os.replace(tmp, path)

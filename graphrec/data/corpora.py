@@ -108,7 +108,8 @@ def read_corpus(name: str, root: str | None = None) -> dict[str, tuple[list[str]
                              f"in {folder}")
         bad = sorted({y for y in labels if not 0 <= y < len(corpus.classes)})
         if bad:
-            raise ValueError(f"corpus {name} {split}: labels {bad} outside 0..{len(corpus.classes) - 1}")
+            raise ValueError(f"corpus {name} {split}: labels {bad} outside "
+                             f"0..{len(corpus.classes) - 1}")
         out[split] = (texts, labels)
     return out
 

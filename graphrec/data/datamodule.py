@@ -15,8 +15,8 @@ from graphrec.data.splits import (
     VAL,
     LinkSplit,
     NodeSplit,
-    message_passing_graph,
     fixed_node_split,
+    message_passing_graph,
     split_links,
     split_nodes,
 )

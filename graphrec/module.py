@@ -15,6 +15,7 @@ from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
 
 TASK_KINDS = ("link", "node")
+LOSS_WEIGHTINGS = ("static", "uncertainty")
 
 
 def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
@@ -54,11 +55,15 @@ class GraphRecModule(L.LightningModule):
         supervision_ratio: fraction of train target pairs that supervise each step and are
             hidden from that step's message passing (PyG's ``disjoint_train_ratio``, redrawn
             every step); ``None``: every train pair supervises and stays visible.
+        loss_weighting: ``static`` sums ``loss_weight * loss`` over tasks; ``uncertainty``
+            learns one log-variance ``s`` per task and sums ``exp(-s) * loss_weight * loss + s``
+            (Kendall, Gal & Cipolla, CVPR 2018), so no weight needs tuning by hand.
     """
 
     def __init__(self, metadata, node_specs: Mapping, tasks: Mapping, encoder: Mapping,
                  decoder: Mapping | None = None, head: Mapping | None = None, lr: float = 0.01,
-                 weight_decay: float = 0.0, supervision_ratio: float | None = None):
+                 weight_decay: float = 0.0, supervision_ratio: float | None = None,
+                 loss_weighting: str = "static"):
         super().__init__()
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
@@ -69,6 +74,13 @@ class GraphRecModule(L.LightningModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
+        if loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"loss_weighting={loss_weighting!r}; choose one of {LOSS_WEIGHTINGS}")
+        self.loss_weighting = loss_weighting
+        # log sigma^2 per task, 0 = weight 1 at the start; only trained with "uncertainty".
+        self.log_vars = nn.ParameterDict({name: nn.Parameter(torch.zeros(()))
+                                          for name in self.tasks}) \
+            if loss_weighting == "uncertainty" else None
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         return self.encoder(graph)
@@ -99,12 +111,24 @@ class GraphRecModule(L.LightningModule):
         if self.supervision_ratio and self.encoder.conv_kind != "mlp":
             graph, targets = self._hide_supervision(graph, targets)
         z = self(graph)
-        total = 0.0
+        losses = {}
         for name, task in self.tasks.items():
-            loss = task.loss(z, targets[name], graph)
-            self.log(f"train/{name}/loss", loss, batch_size=1)
-            total = total + task.loss_weight * loss
+            losses[name] = task.loss(z, targets[name], graph)
+            self.log(f"train/{name}/loss", losses[name], batch_size=1)
+        total = self.combine_losses(losses)
         self.log("train/loss", total, batch_size=1, prog_bar=True)
+        return total
+
+    def combine_losses(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The training objective from the per-task losses (see ``loss_weighting``)."""
+        total = 0.0
+        for name, loss in losses.items():
+            weighted = self.tasks[name].loss_weight * loss
+            if self.log_vars is not None:
+                s = self.log_vars[name]
+                weighted = torch.exp(-s) * weighted + s
+                self.log(f"train/{name}/log_var", s.detach(), batch_size=1)
+            total = total + weighted
         return total
 
     def _evaluate(self, batch, split: str) -> dict[str, float]:

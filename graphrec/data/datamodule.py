@@ -15,10 +15,12 @@ from graphrec.data.splits import (
     VAL,
     LinkSplit,
     NodeSplit,
+    fixed_node_split,
     message_passing_graph,
     split_links,
     split_nodes,
 )
+from graphrec.text import featurize_graph, text_input_spec
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
@@ -40,6 +42,8 @@ class GraphDataModule(L.LightningDataModule):
         temporal: split by time (``edge_time`` / node ``time``) instead of at random.
         num_eval_negatives: corrupted targets ranked against each val/test positive.
         split_seed: seed of the split and of the evaluation negatives.
+        text: node type -> text featurizer config (:mod:`graphrec.text`) for node types whose
+            source provides raw ``text``; unlisted ones get ``hashed_bow``.
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class GraphDataModule(L.LightningDataModule):
         temporal: bool = False,
         num_eval_negatives: int = 100,
         split_seed: int = 0,
+        text: Mapping[str, Mapping] | None = None,
     ):
         super().__init__()
         if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
@@ -63,6 +68,7 @@ class GraphDataModule(L.LightningDataModule):
         self.val_ratio, self.test_ratio, self.temporal = val_ratio, test_ratio, temporal
         self.num_eval_negatives = num_eval_negatives
         self.split_seed = split_seed
+        self.text = text
         self.graph: HeteroData | None = None
         self.splits: dict[str, LinkSplit | NodeSplit] = {}
         self.batches: dict[str, dict] = {}
@@ -102,7 +108,7 @@ class GraphDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.graph is not None:
             return
-        graph = self.source()
+        graph = featurize_graph(self.source(), self.text)
         validate(graph, strict=False)
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
@@ -120,6 +126,9 @@ class GraphDataModule(L.LightningDataModule):
                     graph, et, self.val_ratio, self.test_ratio, self.temporal,
                     symmetric=symmetric,
                     num_negatives=self.num_eval_negatives, generator=g)
+            elif "train_mask" in graph[spec["node_type"]]:
+                # The source's own (official) split, e.g. a corpus's train/dev/test files.
+                self.splits[name] = fixed_node_split(graph, spec["node_type"])
             else:
                 self.splits[name] = split_nodes(graph, spec["node_type"], self.val_ratio,
                                                 self.test_ratio, self.temporal, g)
@@ -155,6 +164,7 @@ class GraphDataModule(L.LightningDataModule):
                 "num_nodes": int(store.num_nodes),
                 "x_dim": int(store.x.size(1)) if "x" in store else 0,
                 "text_buckets": int(store.num_buckets) if "tokens" in store else 0,
+                "text": text_input_spec(store),
                 "num_classes": int(store.y.max()) + 1 if "y" in store else 0,
             }
         return specs

@@ -187,6 +187,21 @@ def split_nodes(
     return NodeSplit(node_type, *(labelled[split == s] for s in (TRAIN, VAL, TEST)))
 
 
+def fixed_node_split(data: HeteroData, node_type: str) -> NodeSplit:
+    """The split a source fixed with PyG's ``train_mask`` / ``val_mask`` / ``test_mask``.
+
+    Only labelled nodes (``y >= 0``) are kept; a node in two splits is an error, not a choice.
+    """
+    store = data[node_type]
+    masks = [store[f"{s}_mask"].bool() for s in ("train", "val", "test")]
+    overlap = (masks[0].long() + masks[1].long() + masks[2].long()) > 1
+    if overlap.any():
+        raise ValueError(f"'{node_type}' split masks overlap on {int(overlap.sum())} nodes; "
+                         "each node must be in at most one of train/val/test")
+    labelled = store.y >= 0
+    return NodeSplit(node_type, *(torch.nonzero(m & labelled).squeeze(1) for m in masks))
+
+
 def message_passing_graph(data: HeteroData, links: list[LinkSplit], max_split: int) -> HeteroData:
     """A shallow copy of ``data`` whose target edges keep only splits ``<= max_split``.
 

@@ -10,7 +10,9 @@ for tests and a million for scale runs. Planted signal, per task:
 * content: users like posts on their community's topic, often posts by friends;
 * sentiment: post text mixes topic words, sentiment words, negations and intensifiers; some
   posts carry no sentiment words at all, and labels follow the author's mood, which friends
-  share, so the author's neighborhood carries signal beyond the text.
+  share, so the author's neighborhood carries signal beyond the text. With ``real_text``,
+  posts instead carry real labelled sentences from a sentiment corpus, each drawn from the
+  class of the post's planted label (:func:`graphrec.data.corpora.sample_texts_by_label`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ class SyntheticConfig:
     num_buckets: int = 2**14
     user_feature_dim: int = 16
     user_feature_noise: float = 2.0
+    # Corpus name(s) of graphrec.data.corpora (3-class: umsab_english, tweeteval_sentiment)
+    # whose sentences become the posts' text; None: generated words. Read from
+    # real_text_root (a folder holding the corpus subfolders) or $GRAPHREC_DATA_DIR.
+    real_text: str | list[str] | None = None
+    real_text_root: str | None = None
 
 
 def _segment_pick(ptr: torch.Tensor, seg: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -221,6 +228,7 @@ def generate_social_graph(cfg: SyntheticConfig | None = None, **overrides) -> He
     label = torch.where(torch.rand(p, generator=g) < cfg.mood_prob, mood[author],
                         torch.randint(0, 3, (p,), generator=g))
     tokens, _ = _post_tokens(cfg, label, topic, g)
+    label_clean = label
     noisy = torch.rand(p, generator=g) < cfg.label_noise
     label = torch.where(noisy, torch.randint(0, 3, (p,), generator=g), label)
     post_time = torch.rand(p, generator=g)
@@ -289,8 +297,18 @@ def generate_social_graph(cfg: SyntheticConfig | None = None, **overrides) -> He
     noise = torch.randn(n, cfg.user_feature_dim, generator=g) * cfg.user_feature_noise
     data["user"].x = torch.cat([centroid[community] + noise, activity.log()[:, None]], 1)
     data["user"].num_nodes = n
-    data["post"].tokens = tokens
-    data["post"].num_buckets = cfg.num_buckets
+    if cfg.real_text:
+        # A sentence of the planted (noise-free) class: the corpus's own label noise replaces
+        # label_noise. Its own generator keeps the rest of the graph identical to the default.
+        from graphrec.data.corpora import sample_texts_by_label
+
+        label = label_clean
+        data["post"].text = sample_texts_by_label(
+            cfg.real_text, label, torch.Generator().manual_seed(cfg.seed + 1),
+            cfg.real_text_root)
+    else:
+        data["post"].tokens = tokens
+        data["post"].num_buckets = cfg.num_buckets
     data["post"].y = label
     data["post"].time = post_time
     data["post"].num_nodes = p

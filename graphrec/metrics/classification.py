@@ -8,16 +8,19 @@ from torchmetrics.functional.classification import (
     binary_average_precision,
     multiclass_accuracy,
     multiclass_f1_score,
+    multiclass_recall,
 )
 
 
 def node_classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """Accuracy and macro-F1 from ``logits [M, C]`` and labels ``y [M]``."""
+    """Accuracy, macro-F1 and macro-recall (TweetEval's metric) from ``logits [M, C]`` and
+    labels ``y [M]``."""
     c = logits.size(1)
     pred = logits.argmax(1)
     return {
         "acc": multiclass_accuracy(pred, y, num_classes=c, average="micro").item(),
         "macro_f1": multiclass_f1_score(pred, y, num_classes=c, average="macro").item(),
+        "macro_recall": multiclass_recall(pred, y, num_classes=c, average="macro").item(),
     }
 
 

@@ -15,6 +15,7 @@ from torch import nn
 from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
 
 from graphrec.models.gcn import GCN
+from graphrec.text.inputs import build_text_input
 
 CONVS = ("sage", "gat", "hgt", "mlp", "gcn")
 
@@ -28,16 +29,19 @@ class NodeInput(nn.Module):
         text_buckets: hashed n-gram buckets of ``tokens`` (0: no text).
         num_nodes: with ``id_embedding``, the size of the learnable ID table.
         id_embedding: add a learnable per-node vector (transductive; it cannot embed unseen nodes).
+        text: the node's text input spec (:func:`graphrec.text.inputs.text_input_spec`); it
+            replaces ``text_buckets``, which means ``{"kind": "hashed_bow"}``.
     """
 
     def __init__(self, hidden: int, x_dim: int = 0, text_buckets: int = 0, num_nodes: int = 0,
-                 id_embedding: bool = False):
+                 id_embedding: bool = False, text: Mapping | None = None):
         super().__init__()
         self.lin = nn.Linear(x_dim, hidden) if x_dim else None
-        # Mean over the bag keeps the scale independent of text length; id 0 is padding.
-        self.text = (nn.EmbeddingBag(text_buckets + 1, hidden, mode="mean", padding_idx=0)
-                     if text_buckets else None)
-        self.ids = nn.Embedding(num_nodes, hidden) if id_embedding or not (x_dim or text_buckets) \
+        if text is None and text_buckets:
+            text = {"kind": "hashed_bow", "num_buckets": text_buckets}
+        # Text encoders live in graphrec.text: a new one never touches this file.
+        self.text = build_text_input(text, hidden) if text else None
+        self.ids = nn.Embedding(num_nodes, hidden) if id_embedding or not (x_dim or text) \
             else None
         if self.ids is not None:
             nn.init.normal_(self.ids.weight, std=0.1)
@@ -47,7 +51,7 @@ class NodeInput(nn.Module):
         if self.lin is not None:
             parts.append(self.lin(store["x"]))
         if self.text is not None:
-            parts.append(self.text(store["tokens"]))
+            parts.append(self.text(store))
         if self.ids is not None:
             idx = n_id if n_id is not None else torch.arange(
                 self.ids.num_embeddings, device=self.ids.weight.device)
@@ -72,7 +76,7 @@ class HeteroEncoder(nn.Module):
 
     Args:
         metadata: ``(node_types, edge_types)`` of the graph (lists are turned into tuples).
-        node_specs: per node type ``{"num_nodes", "x_dim", "text_buckets"}``.
+        node_specs: per node type ``{"num_nodes", "x_dim", "text_buckets", "text"}``.
         conv: ``sage``, ``gat``, ``hgt``, ``mlp`` (no message passing) or ``gcn`` (plain
             Kipf & Welling GCN: no residuals, norms or projections; ``id_embedding`` and
             ``heads`` do not apply, featureless graphs use ``X = I``).
@@ -107,7 +111,8 @@ class HeteroEncoder(nn.Module):
         self.inputs = nn.ModuleDict({
             nt: NodeInput(hidden_channels, node_specs[nt].get("x_dim", 0),
                           node_specs[nt].get("text_buckets", 0),
-                          node_specs[nt]["num_nodes"], nt in with_ids)
+                          node_specs[nt]["num_nodes"], nt in with_ids,
+                          text=node_specs[nt].get("text"))
             for nt in node_types})
         if conv == "mlp":
             self.layers = nn.ModuleList(
@@ -146,7 +151,8 @@ class HeteroEncoder(nn.Module):
         if self.conv_kind == "gcn":
             return self._forward_gcn(graph)
         x = {nt: self.inputs[nt](graph[nt], graph[nt].get("n_id")) for nt in self.inputs}
-        edge_index = graph.edge_index_dict
+        # A graph of text nodes alone (a sentiment corpus) has no edges at all.
+        edge_index = graph.edge_index_dict if graph.edge_types else {}
         for layer, norm in zip(self.layers, self.norms):
             if self.conv_kind == "mlp":
                 h = {nt: layer[nt](v) for nt, v in x.items()}

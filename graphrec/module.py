@@ -13,6 +13,7 @@ from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edg
 from graphrec.models.encoders import HeteroEncoder
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
+from graphrec.tasks.subgraph import subgraph_loss
 
 TASK_KINDS = ("link", "node")
 LOSS_WEIGHTINGS = ("static", "uncertainty")
@@ -106,6 +107,8 @@ class GraphRecModule(L.LightningModule):
         return graph, targets
 
     def training_step(self, batch, batch_idx):
+        if "graph" not in batch:  # data.loader=neighbor: one sampled subgraph per task
+            return self._subgraph_step(batch)
         graph, targets = batch["graph"], batch["targets"]
         # An encoder that passes no messages has nothing to hide: every pair supervises.
         if self.supervision_ratio and self.encoder.conv_kind != "mlp":
@@ -131,9 +134,19 @@ class GraphRecModule(L.LightningModule):
             total = total + weighted
         return total
 
+    def _subgraph_step(self, batch):
+        losses = {}
+        for name, task in self.tasks.items():
+            losses[name] = subgraph_loss(task, self.encoder(batch[name]), batch[name])
+            self.log(f"train/{name}/loss", losses[name], batch_size=1)
+        total = self.combine_losses(losses)
+        self.log("train/loss", total, batch_size=1, prog_bar=True)
+        return total
+
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
-        z = self(graph)
+        # Mini-batch mode embeds all nodes layer by layer with bounded memory.
+        z = batch["embed"](self.encoder) if "embed" in batch else self(graph)
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             for key, value in task.evaluate(z, targets[name], graph).items():

@@ -85,7 +85,8 @@ def train(cfg: DictConfig) -> dict:
         learned = any(p.requires_grad for p in module.parameters())
         if learned:  # non-learned baselines (model=heuristic) have nothing to fit
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        best = checkpoint.best_model_path or None
+        # Under DDP only rank 0 saves checkpoints; every rank restores rank 0's best one.
+        best = trainer.strategy.broadcast(checkpoint.best_model_path) or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
         if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
             best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
@@ -94,8 +95,10 @@ def train(cfg: DictConfig) -> dict:
         results = {
             "val": val, "test": test, "best_ckpt": best,
             "best_epoch": _best_epoch(best), "optimized_metric": cfg.optimized_metric,
-            "provenance": prov,
+            "provenance": prov, "world_size": trainer.world_size,
         }
+        if not trainer.is_global_zero:  # every rank holds the same metrics; rank 0 reports
+            return results
         write_json(out_dir / "results.json", results)
         for logger in loggers:
             if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):

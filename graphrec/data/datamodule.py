@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
+from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
 from graphrec.data.splits import (
     TRAIN,
@@ -25,6 +26,7 @@ from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
+LOADERS = ("full", "neighbor")
 
 
 def _identity(batch):
@@ -44,6 +46,9 @@ class GraphDataModule(L.LightningDataModule):
         split_seed: seed of the split and of the evaluation negatives.
         text: node type -> text featurizer config (:mod:`graphrec.text`) for node types whose
             source provides raw ``text``; unlisted ones get ``hashed_bow``.
+        loader: ``full`` (one full-graph step per epoch) or ``neighbor`` (mini-batches of
+            sampled subgraphs, layer-wise evaluation; see :mod:`graphrec.data.minibatch`).
+        neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
     """
 
     def __init__(
@@ -56,8 +61,13 @@ class GraphDataModule(L.LightningDataModule):
         num_eval_negatives: int = 100,
         split_seed: int = 0,
         text: Mapping[str, Mapping] | None = None,
+        loader: str = "full",
+        neighbor: Mapping | None = None,
     ):
         super().__init__()
+        if loader not in LOADERS:
+            raise ConfigError(f"data.loader={loader!r}; choose one of {LOADERS}")
+        self.minibatch = NeighborBatches(**(neighbor or {})) if loader == "neighbor" else None
         if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
             raise ConfigError(
                 f"val_ratio={val_ratio}, test_ratio={test_ratio}: both must be in (0, 1) and sum "
@@ -148,6 +158,8 @@ class GraphDataModule(L.LightningDataModule):
                 else:
                     targets[name] = {"index": getattr(s, split)}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
+            if self.minibatch is not None and split != "train":
+                self.batches[split]["embed"] = self.minibatch.embedder(graphs[split])
         self.graph = graph
 
     # What the model needs to know about its inputs.
@@ -180,7 +192,18 @@ class GraphDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         return DataLoader([self.batches[split]], batch_size=None, collate_fn=_identity)
 
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def train_dataloader(self):
+        rank, world_size = self._rank()
+        if self.minibatch is not None:
+            return self.minibatch.train_loader(self.batches["train"]["graph"], self.splits,
+                                               rank, world_size, torch.initial_seed() % 2**31)
+        if world_size > 1:  # each rank supervises on its own share of the train targets
+            batch = full_graph_share(self.batches["train"], self.splits, rank, world_size)
+            return DataLoader([batch], batch_size=None, collate_fn=_identity)
         return self._loader("train")
 
     def val_dataloader(self):

@@ -1,0 +1,186 @@
+"""Mini-batch training (data.loader=neighbor): leakage, rank shares, layer-wise inference."""
+
+import json
+
+import pytest
+import torch
+from conftest import make_cfg
+
+from graphrec.data.datamodule import GraphDataModule
+from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.schema import reverse_edge_type
+from graphrec.data.synthetic import SyntheticSource
+from graphrec.models.encoders import HeteroEncoder
+from graphrec.train import train
+
+TASKS = {
+    "friend": {"kind": "link", "edge_type": ["user", "friends", "user"]},
+    "career": {"kind": "link", "edge_type": ["user", "applied", "job"]},
+    "content": {"kind": "link", "edge_type": ["user", "likes", "post"]},
+    "sentiment": {"kind": "node", "node_type": "post"},
+}
+LINKS = ("friend", "career", "content")
+
+
+@pytest.fixture(scope="module")
+def dm():
+    dm = GraphDataModule(SyntheticSource(num_users=300, community_size=30), TASKS,
+                         num_eval_negatives=20, loader="neighbor",
+                         neighbor={"num_neighbors": [10, 5], "batch_size": 128,
+                                   "eval_batch_size": 512})
+    dm.setup()
+    return dm
+
+
+def _pairs(ei):
+    return set(map(tuple, ei.t().tolist()))
+
+
+def _global_edges(sub, et):
+    src, _, dst = et
+    ei = sub[et].edge_index
+    return _pairs(torch.stack([sub[src].n_id[ei[0]], sub[dst].n_id[ei[1]]]))
+
+
+def _visible(sub, et):
+    """Global (source, target) pairs of ``et`` that the subgraph passes messages over."""
+    rev = reverse_edge_type(et)
+    seen = _global_edges(sub, et) | {(b, a) for a, b in _global_edges(sub, rev)}
+    if et == rev:
+        seen |= {(b, a) for a, b in seen}
+    return seen
+
+
+def _first_batches(loader, n):
+    out = []
+    for i, batch in enumerate(loader):
+        out.append(batch[0] if isinstance(batch, tuple) else batch)
+        if i + 1 == n:
+            break
+    return out
+
+
+def test_train_subgraphs_come_from_the_train_graph_and_hide_their_own_positives(dm):
+    train_graph = dm.batches["train"]["graph"]
+    batches = _first_batches(dm.train_dataloader(), 3)
+    hidden_somewhere = 0
+    for batch in batches:
+        for name in LINKS:
+            sub, et = batch[name], tuple(TASKS[name]["edge_type"])
+            split = dm.splits[name]
+            # Every sampled edge, of every type, exists in the train message-passing graph.
+            for t in sub.edge_types:
+                assert _global_edges(sub, t) <= _pairs(train_graph[t].edge_index), (name, t)
+            visible = _visible(sub, et)
+            for held_out in (split.val, split.test):
+                # (``visible`` holds both orientations of a symmetric relation.)
+                assert not _pairs(held_out) & visible, name
+            label = sub[et].edge_label
+            eli = sub[et].edge_label_index
+            s, _, d = et
+            pos = torch.stack([sub[s].n_id[eli[0]], sub[d].n_id[eli[1]]])[:, label == 1]
+            # The batch's positives are exactly its seeds' train pairs ...
+            assert _pairs(pos) == _pairs(split.train[:, sub[et].input_id])
+            # ... and none of them carries messages in its own subgraph.
+            assert not _pairs(pos) & visible, name
+            # Other train pairs of the same relation still do (hiding is per batch only).
+            hidden_somewhere += len(_pairs(pos) & _pairs(train_graph[et].edge_index))
+            assert visible
+    assert hidden_somewhere > 0
+    # Negatives: about one uniform pair per positive.
+    sub = batches[0]["career"]
+    assert 0.9 < (sub["user", "applied", "job"].edge_label == 0).sum() / 128 <= 1.0
+    # The sentiment batch classifies its seeds, the first nodes of its post store.
+    post = batches[0]["sentiment"]["post"]
+    assert set(post.n_id[:post.batch_size].tolist()) <= set(dm.splits["sentiment"].train.tolist())
+
+
+def test_without_hiding_the_positives_would_be_in_their_subgraph(dm):
+    """The leakage check above can fail: PyG's loader itself keeps the seed edges."""
+    nb = dm.minibatch
+    loader = nb.train_loader(dm.batches["train"]["graph"], {"friend": dm.splits["friend"]})
+    loader = loader.iterables["friend"]
+    loader.transform = None
+    sub = _first_batches(loader, 1)[0]
+    et = ("user", "friends", "user")
+    pos = sub[et].edge_label_index[:, sub[et].edge_label == 1]
+    pos = _pairs(sub["user"].n_id[pos])
+    assert len(pos & _visible(sub, et)) > 0.5 * len(pos)
+
+
+def test_layerwise_embedding_equals_the_full_graph_forward(dm):
+    torch.manual_seed(0)
+    for conv, splits in (("hgt", ["val"]), ("sage", ["val", "test"])):
+        encoder = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+                                out_channels=8, id_embedding=["user"]).eval()
+        for split in splits:
+            batch = dm.batches[split]
+            z = batch["embed"](encoder)
+            with torch.no_grad():
+                full = encoder(batch["graph"])
+            for nt, value in full.items():
+                torch.testing.assert_close(z[nt], value, atol=1e-5, rtol=1e-4)
+    # The test graph adds validation edges, so the two splits' embeddings differ.
+    assert not torch.allclose(dm.batches["val"]["embed"](encoder)["user"],
+                              dm.batches["test"]["embed"](encoder)["user"])
+
+
+def test_ranks_draw_disjoint_seed_shares_that_cover_every_seed(dm):
+    graph = dm.batches["train"]["graph"]
+    nb = NeighborBatches(num_neighbors=[2], batch_size=64)
+    seen = {name: [] for name in TASKS}
+    for rank in range(2):
+        loaders = nb.train_loader(graph, dm.splits, rank=rank, world_size=2, seed=3).iterables
+        for name, loader in loaders.items():
+            ids = []
+            for sub in loader:
+                if name == "sentiment":
+                    ids += sub["post"].n_id[:sub["post"].batch_size].tolist()
+                else:
+                    ids += sub[tuple(TASKS[name]["edge_type"])].input_id.tolist()
+            seen[name].append(ids)
+    for name, (a, b) in seen.items():
+        n = dm.splits[name].train.numel() if name == "sentiment" else \
+            dm.splits[name].train.size(1)
+        # DistributedSampler pads the shorter share with at most one repeated seed.
+        assert len(set(a) & set(b)) <= 1 and len(set(a) | set(b)) == n, name
+        assert abs(len(a) - len(b)) == 0, name
+
+
+def test_full_graph_rank_shares_renumber_pair_ids_consistently(dm):
+    batch = dm.batches["train"]
+    shares = [full_graph_share(batch, dm.splits, r, 2) for r in range(2)]
+    for name in LINKS:
+        et = tuple(TASKS[name]["edge_type"])
+        parts = [_pairs(s["targets"][name]["pos"]) for s in shares]
+        assert not parts[0] & parts[1]
+        assert parts[0] | parts[1] == _pairs(batch["targets"][name]["pos"])
+        for share in shares:
+            g, pos = share["graph"][et], share["targets"][name]["pos"]
+            tagged = g.pair_id >= 0
+            # A tagged edge is the pair its id names in this rank's share.
+            ends = g.edge_index[:, tagged]
+            named = pos[:, g.pair_id[tagged]]
+            same = (ends == named).all(0) | (ends == named.flip(0)).all(0)
+            assert same.all()
+            assert g.pair_id.max() == pos.size(1) - 1
+            # Messages still flow over every train edge, whichever rank supervises it.
+            assert g.num_edges == batch["graph"][et].num_edges
+    nodes = [set(s["targets"]["sentiment"]["index"].tolist()) for s in shares]
+    assert not nodes[0] & nodes[1]
+    assert nodes[0] | nodes[1] == set(batch["targets"]["sentiment"]["index"].tolist())
+    # The datamodule's own graph keeps its ids.
+    assert batch["graph"]["user", "friends", "user"].pair_id.max() == \
+        batch["targets"]["friend"]["pos"].size(1) - 1
+
+
+@pytest.mark.slow
+def test_neighbor_loader_training_runs_to_valid_test_metrics(tmp_path):
+    results = train(make_cfg(tmp_path, [
+        "data.loader=neighbor", "data.neighbor.num_neighbors=[5,3]",
+        "data.neighbor.batch_size=256", "trainer.max_epochs=2",
+        "trainer.check_val_every_n_epoch=2", "+trainer.limit_train_batches=3"]))
+    saved = json.loads((tmp_path / "results.json").read_text())
+    for key in ("friend/mrr", "career/mrr", "content/mrr", "sentiment/macro_f1"):
+        assert 0.0 < saved["test"][f"test/{key}"] <= 1.0
+    assert saved["test"] == results["test"]

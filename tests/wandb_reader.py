@@ -38,12 +38,30 @@ def read_records(path: Path) -> list:
     return records
 
 
+def finished_records(path: Path, timeout: float = 15.0) -> list:
+    """The run file's records once its exit record is written.
+
+    ``wandb.finish()`` can return while the offline writer is still flushing the last
+    records, so reading at once may miss them; the exit record is written last.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_records(path)
+        if any(r.WhichOneof("record_type") == "exit" for r in records):
+            return records
+        if time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
 def run_contents(path: Path) -> dict:
     """``{"config": {...}, "history": [{...}], "summary": {...}}`` with JSON-decoded values."""
     import json
 
     out = {"config": {}, "history": [], "summary": {}}
-    for r in read_records(path):
+    for r in finished_records(path):
         kind = r.WhichOneof("record_type")
         # Config arrives in config records and, depending on timing, inside the run record.
         if kind in ("config", "run"):

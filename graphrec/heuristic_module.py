@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import lightning as L
 import torch
 
 from graphrec.data.schema import reverse_edge_type
 from graphrec.models.heuristics import HEURISTICS, HeuristicScorer
-from graphrec.module import build_task
+from graphrec.module import EvaluatedModule, build_task
 from graphrec.tasks.link_eval import evaluate_link
 from graphrec.utils.errors import ConfigError
 
@@ -26,7 +25,7 @@ ALIASES = {"cn": "common_neighbors", "jaccard": "jaccard", "aa": "adamic_adar",
 RELATIONS = ("all", "target")
 
 
-class HeuristicModule(L.LightningModule):
+class HeuristicModule(EvaluatedModule):
     """Scores every link task with one heuristic over the split's message-passing graph.
 
     Args:
@@ -111,19 +110,7 @@ class HeuristicModule(L.LightningModule):
                                             full=full, **task.eval_options).items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
-        metrics[f"{split}/score"] = sum(primary) / len(primary)
-        self.log_dict(metrics, batch_size=1)
-        return metrics
-
-    def validation_step(self, batch, batch_idx):
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._evaluate(batch, "test")
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if getattr(self, "run_info", None):
-            checkpoint["graphrec"] = self.run_info
+        return self.log_split(metrics, primary, split)
 
     def configure_optimizers(self):
         return None

@@ -39,7 +39,33 @@ def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mappi
     raise ValueError(f"task '{name}' has kind={kind!r}; valid kinds: {TASK_KINDS}")
 
 
-class GraphRecModule(L.LightningModule):
+class EvaluatedModule(L.LightningModule):
+    """What every graphrec model shares: val/test steps through ``_evaluate``, the split score,
+    and self-describing checkpoints."""
+
+    def _evaluate(self, batch, split: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    def log_split(self, metrics: dict, primary: list, split: str) -> dict[str, float]:
+        # One number to select checkpoints on whatever the task mix: the mean primary metric.
+        metrics[f"{split}/score"] = sum(primary) / len(primary)
+        self.log_dict(metrics, batch_size=1)
+        return metrics
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The resolved run config and provenance make the checkpoint self-describing:
+        # evaluation rebuilds the exact data and split from it alone.
+        if getattr(self, "run_info", None):
+            checkpoint["graphrec"] = self.run_info
+
+
+class GraphRecModule(EvaluatedModule):
     """Multi-task GNN: ``encoder(graph) -> z_dict``, then each task's decoder or head.
 
     All arguments are plain values, saved in the checkpoint, so ``load_from_checkpoint``
@@ -152,22 +178,7 @@ class GraphRecModule(L.LightningModule):
             for key, value in task.evaluate(z, targets[name], graph).items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
-        # One number to select checkpoints on whatever the task mix: the mean primary metric.
-        metrics[f"{split}/score"] = sum(primary) / len(primary)
-        self.log_dict(metrics, batch_size=1)
-        return metrics
-
-    def validation_step(self, batch, batch_idx):
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._evaluate(batch, "test")
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # The resolved run config and provenance make the checkpoint self-describing:
-        # evaluation rebuilds the exact data and split from it alone.
-        if getattr(self, "run_info", None):
-            checkpoint["graphrec"] = self.run_info
+        return self.log_split(metrics, primary, split)
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -54,8 +55,11 @@ def finish_wandb(exit_code: int) -> None:
         wandb.finish(exit_code=exit_code)
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     """Trains, selects the best validation epoch, tests it, and writes ``results.json``.
+
+    ``extra_callbacks`` join the configured Lightning callbacks (for programmatic use, e.g. a
+    benchmark's epoch clock).
 
     Returns:
         ``{"val": {...}, "test": {...}, "best_ckpt": path, "provenance": {...}}``.
@@ -73,7 +77,7 @@ def train(cfg: DictConfig) -> dict:
     module.run_info = {"config": resolved, "provenance": prov}
 
     checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
-    callbacks = [checkpoint, ValidationPrinter()]
+    callbacks = [checkpoint, ValidationPrinter(), *extra_callbacks]
     if cfg.callbacks.get("early_stopping_patience"):
         callbacks.append(EarlyStopping(monitor=cfg.optimized_metric, mode="max",
                                        patience=cfg.callbacks.early_stopping_patience))

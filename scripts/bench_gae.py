@@ -77,20 +77,7 @@ def graphrec_side(seed: int, epochs: int, out_dir: str) -> tuple[list[float], fl
     with open_dict(cfg):
         cfg.paths.output_dir = out_dir
     # The clock rides along as one more callback of the recipe's own trainer.
-    import hydra.utils
-
-    instantiate = hydra.utils.instantiate
-
-    def with_clock(config, *args, **kwargs):
-        if kwargs.get("callbacks") is not None:
-            kwargs["callbacks"] = [*kwargs["callbacks"], clock]
-        return instantiate(config, *args, **kwargs)
-
-    hydra.utils.instantiate = with_clock
-    try:
-        results = train(cfg)
-    finally:
-        hydra.utils.instantiate = instantiate
+    results = train(cfg, extra_callbacks=[clock])
     times = [_minus(b, a) for a, b in zip(clock.starts, clock.starts[1:])]
     return times, results["test"]["test/link/auc"], results["test"]["test/link/ap"]
 

@@ -125,6 +125,48 @@ def test_layerwise_embedding_equals_the_full_graph_forward(dm):
                               dm.batches["test"]["embed"](encoder)["user"])
 
 
+def _untrimmed(batch):
+    """The same subgraph without its per-hop counts, so the encoder runs every layer on it all."""
+    batch = batch.clone()
+    for store in batch.stores:
+        for key in ("num_sampled_nodes", "num_sampled_edges"):
+            if key in store:
+                del store[key]
+    return batch
+
+
+@pytest.mark.parametrize("conv", ["sage", "gat", "hgt"])
+def test_trimmed_layers_give_the_seeds_the_untrimmed_embeddings(dm, conv):
+    torch.manual_seed(0)
+    encoder = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+                            out_channels=8, id_embedding=["user"]).eval()
+    loaders = dm.train_dataloader()
+    batch, = _first_batches(loaders, 1)
+    for name, sub in batch.items():
+        with torch.no_grad():
+            trimmed, full = encoder(sub), encoder(_untrimmed(sub))
+        for nt, value in trimmed.items():
+            seeds = sub[nt].num_sampled_nodes[0]
+            # Two hops, two layers: only the seeds come back, and exactly as before.
+            assert value.size(0) == seeds
+            torch.testing.assert_close(value, full[nt][:seeds], atol=1e-5, rtol=1e-4)
+        # The outer hop is most of the subgraph: that is the work trimming saves.
+        assert sum(v.size(0) for v in trimmed.values()) < sub.num_nodes / 2, name
+
+
+def test_hidden_positives_keep_the_per_hop_edge_counts_right(dm):
+    batch, = _first_batches(dm.train_dataloader(), 1)
+    sub = batch["friend"]
+    for et in sub.edge_types:
+        assert sum(sub[et].num_sampled_edges) == sub[et].num_edges, et
+    # Removing an edge at the first hop moves the hop boundary: a hop-1 edge ends at a seed.
+    et = ("user", "friends", "user")
+    first = sub[et].num_sampled_edges[0]
+    seeds = sub["user"].num_sampled_nodes[0]
+    assert (sub[et].edge_index[1, :first] < seeds).all()
+    assert (sub[et].edge_index[1, first:] >= seeds).all()
+
+
 def test_ranks_draw_disjoint_seed_shares_that_cover_every_seed(dm):
     graph = dm.batches["train"]["graph"]
     nb = NeighborBatches(num_neighbors=[2], batch_size=64)

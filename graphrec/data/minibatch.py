@@ -62,6 +62,13 @@ class HideSupervision:
                 continue
             store = batch[et]
             keep = ~torch.isin(store.pair_id, seeds)
+            if "num_sampled_edges" in store:
+                # Edges are listed hop by hop; the per-hop counts must follow the removal or
+                # layer trimming (graphrec.models.hops) would cut at the wrong places.
+                counts = torch.as_tensor(store.num_sampled_edges)
+                hop = torch.repeat_interleave(torch.arange(counts.numel()), counts)
+                store.num_sampled_edges = torch.bincount(
+                    hop[keep], minlength=counts.numel()).tolist()
             for key in list(store.keys()):
                 value = store[key]
                 if key == "edge_index":

@@ -15,6 +15,7 @@ from torch import nn
 from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
 
 from graphrec.models.gcn import GCN
+from graphrec.models.hops import SampledHops, trimmed_layer
 from graphrec.text.inputs import build_text_input
 
 CONVS = ("sage", "gat", "hgt", "mlp", "gcn")
@@ -147,15 +148,26 @@ class HeteroEncoder(nn.Module):
         return {nt: z}
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
-        """Embeds every node of ``graph`` (a ``HeteroData``). Returns ``{type: [N_t, out]}``."""
+        """Embeds every node of ``graph`` (a ``HeteroData``). Returns ``{type: [N_t, out]}``.
+
+        For a neighbor-sampled batch that reaches ``num_layers`` hops, only the leading rows
+        whose output does not need deeper hops come back: the seeds (hop 0) when the fan-out
+        has exactly ``num_layers`` hops.
+        """
         if self.conv_kind == "gcn":
             return self._forward_gcn(graph)
         x = {nt: self.inputs[nt](graph[nt], graph[nt].get("n_id")) for nt in self.inputs}
         # A graph of text nodes alone (a sentiment corpus) has no edges at all.
         edge_index = graph.edge_index_dict if graph.edge_types else {}
-        for layer, norm in zip(self.layers, self.norms):
+        num_layers = len(self.layers)
+        # A sampled batch computes each layer only where a later layer reads it.
+        hops = SampledHops.of(graph, num_layers) if self.conv_kind != "mlp" else None
+        for i, (layer, norm) in enumerate(zip(self.layers, self.norms)):
             if self.conv_kind == "mlp":
                 h = {nt: layer[nt](v) for nt, v in x.items()}
+            elif hops is not None:
+                h, x = trimmed_layer(layer, self.conv_kind != "hgt", x, edge_index, hops, i,
+                                     num_layers)
             else:
                 h = layer(x, edge_index)
             # Residual: node types that receive no messages keep their state.

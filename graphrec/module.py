@@ -11,6 +11,7 @@ from torch import nn
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
+from graphrec.optim import DenseSparseAdamW, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
 from graphrec.tasks.subgraph import subgraph_loss
@@ -79,6 +80,10 @@ class GraphRecModule(EvaluatedModule):
         decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
+        sparse_embeddings: ID embedding tables get sparse
+            gradients and a lazy row-wise Adam update (:class:`graphrec.optim.DenseSparseAdamW`),
+            so a mini-batch step costs what it touches, not the table size. Single process or
+            gloo DDP only: NCCL cannot all-reduce sparse gradients.
         supervision_ratio: fraction of train target pairs that supervise each step and are
             hidden from that step's message passing (PyG's ``disjoint_train_ratio``, redrawn
             every step); ``None``: every train pair supervises and stays visible.
@@ -90,11 +95,14 @@ class GraphRecModule(EvaluatedModule):
     def __init__(self, metadata, node_specs: Mapping, tasks: Mapping, encoder: Mapping,
                  decoder: Mapping | None = None, head: Mapping | None = None, lr: float = 0.01,
                  weight_decay: float = 0.0, supervision_ratio: float | None = None,
-                 loss_weighting: str = "static"):
+                 loss_weighting: str = "static", sparse_embeddings: bool = False):
         super().__init__()
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
         self.encoder = HeteroEncoder(metadata, node_specs, **encoder)
+        self.sparse_embeddings = sparse_embeddings
+        if sparse_embeddings:
+            use_sparse_gradients(self.encoder)
         dim = encoder.get("out_channels", 64)
         self.tasks = nn.ModuleDict({
             name: build_task(name, spec, dim, decoder or {}, head or {}, node_specs)
@@ -181,4 +189,5 @@ class GraphRecModule(EvaluatedModule):
         return self.log_split(metrics, primary, split)
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        adamw = DenseSparseAdamW if self.sparse_embeddings else torch.optim.AdamW
+        return adamw(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

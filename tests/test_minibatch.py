@@ -226,3 +226,27 @@ def test_neighbor_loader_training_runs_to_valid_test_metrics(tmp_path):
     for key in ("friend/mrr", "career/mrr", "content/mrr", "sentiment/macro_f1"):
         assert 0.0 < saved["test"][f"test/{key}"] <= 1.0
     assert saved["test"] == results["test"]
+
+
+def test_sparse_embeddings_update_only_the_rows_a_batch_touched(dm):
+    from graphrec.module import GraphRecModule
+    from graphrec.optim import DenseSparseAdamW
+
+    torch.manual_seed(0)
+    module = GraphRecModule(dm.metadata, dm.node_specs, TASKS,
+                            encoder={"hidden_channels": 16, "out_channels": 16,
+                                     "id_embedding": ["user"]},
+                            sparse_embeddings=True)
+    opt = module.configure_optimizers()
+    assert isinstance(opt, DenseSparseAdamW)
+    batch, = _first_batches(dm.train_dataloader(), 1)
+    table = module.encoder.inputs["user"].ids.weight
+    before = table.detach().clone()
+    module._subgraph_step(batch).backward()
+    assert table.grad.is_sparse and not module.encoder.inputs["post"].text.weight.grad.is_sparse
+    opt.step()
+    moved = (table.detach() != before).any(1)
+    touched = torch.zeros(table.size(0), dtype=torch.bool)
+    for sub in batch.values():
+        touched[sub["user"].n_id] = True
+    assert moved.any() and not (moved & ~touched).any()

@@ -15,6 +15,7 @@ from graphrec.optim import DenseSparseAdamW, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
 from graphrec.tasks.subgraph import subgraph_loss
+from graphrec.utils.errors import ConfigError
 
 TASK_KINDS = ("link", "node")
 LOSS_WEIGHTINGS = ("static", "uncertainty")
@@ -187,6 +188,15 @@ class GraphRecModule(EvaluatedModule):
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
         return self.log_split(metrics, primary, split)
+
+    def setup(self, stage: str) -> None:
+        if self.sparse_embeddings and torch.distributed.is_available() \
+                and torch.distributed.is_initialized() \
+                and torch.distributed.get_backend() == "nccl":
+            # Fail before the first backward, which would stop inside DDP's reducer.
+            raise ConfigError("model.sparse_embeddings=true needs gloo: NCCL cannot all-reduce "
+                              "sparse gradients. Set model.sparse_embeddings=false for NCCL DDP, "
+                              "or use trainer.strategy.process_group_backend=gloo")
 
     def configure_optimizers(self):
         adamw = DenseSparseAdamW if self.sparse_embeddings else torch.optim.AdamW

@@ -1,6 +1,8 @@
 """Scale figures of the ``synthetic_large`` preset: generation, and one mini-batch epoch.
 
-Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) is its own:
+Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) is its own.
+``--stage all`` runs every scale figure in turn: the sampler and full-ranking benchmarks
+(``scripts/bench_sampler.py``, ``scripts/bench_retrieval.py --part retrieval``) and these two:
 
 * ``generate``: builds the graph; prints seconds, peak memory and edge counts.
 * ``epoch``: builds the data (graph, splits, train message-passing graph) exactly as
@@ -11,7 +13,8 @@ Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) 
 
 Example::
 
-    python scripts/bench_scale.py                          # 1M users, 1M training edges
+    python scripts/bench_scale.py                          # every figure (about 1.5 h)
+    python scripts/bench_scale.py --stage epoch model.sparse_embeddings=true   # 1M edges
     python scripts/bench_scale.py --num-users 20000 --train-edges 20000
 """
 
@@ -31,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["all", "generate", "epoch"], default="all")
+    parser.add_argument("--stage", choices=["all", "sampler", "generate", "epoch", "ranking"],
+                        default="all")
     parser.add_argument("--num-users", type=int, default=1_000_000)
     parser.add_argument("--train-edges", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
@@ -108,6 +112,8 @@ def epoch(args) -> dict:
         "setup_seconds": round(setup_s, 1), "rss_after_setup_gib": round(setup_rss, 2),
         "batches": batches, "batch_size": batch_size,
         "num_neighbors": list(cfg.data.neighbor.num_neighbors),
+        "sparse_embeddings": bool(cfg.model.get("sparse_embeddings", False)),
+        "threads": args.threads, "overrides": list(args.overrides),
         "epoch_seconds": round(clock.seconds, 1),
         "seed_edges_per_s": round(edges / clock.seconds),
         "batches_per_s": round(batches / clock.seconds, 2),
@@ -117,8 +123,17 @@ def epoch(args) -> dict:
 
 def main() -> None:
     args = parse_args()
+    # The sampler and ranking figures have their own scripts; these are their target settings.
+    others = {
+        "sampler": [str(ROOT / "scripts" / "bench_sampler.py"), "--threads", str(args.threads),
+                    "--batches", "10", "--repeats", "3"],
+        "ranking": [str(ROOT / "scripts" / "bench_retrieval.py"), "--part", "retrieval"],
+    }
+    if args.stage in others:
+        subprocess.run([sys.executable, *others[args.stage]], check=True, cwd=ROOT)
+        return
     if args.stage == "all":
-        for stage in ("generate", "epoch"):
+        for stage in ("sampler", "generate", "epoch", "ranking"):
             cmd = [sys.executable, __file__, "--stage", stage, "--num-users", str(args.num_users),
                    "--train-edges", str(args.train_edges), "--threads", str(args.threads),
                    *args.overrides]

@@ -250,3 +250,19 @@ def test_sparse_embeddings_update_only_the_rows_a_batch_touched(dm):
     for sub in batch.values():
         touched[sub["user"].n_id] = True
     assert moved.any() and not (moved & ~touched).any()
+
+
+def test_sparse_embeddings_refuse_nccl_before_training(dm, monkeypatch):
+    from graphrec.module import GraphRecModule
+    from graphrec.utils.errors import ConfigError
+
+    module = GraphRecModule(dm.metadata, dm.node_specs, TASKS, encoder={"hidden_channels": 8,
+                                                                        "out_channels": 8},
+                            sparse_embeddings=True)
+    module.setup("fit")  # no process group: fine
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_backend", lambda *a: "nccl")
+    with pytest.raises(ConfigError, match="process_group_backend=gloo"):
+        module.setup("fit")
+    monkeypatch.setattr(torch.distributed, "get_backend", lambda *a: "gloo")
+    module.setup("fit")

@@ -79,7 +79,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
     callbacks = [checkpoint, ValidationPrinter(), *extra_callbacks]
     if cfg.callbacks.get("early_stopping_patience"):
-        callbacks.append(EarlyStopping(monitor=cfg.optimized_metric, mode="max",
+        callbacks.append(EarlyStopping(monitor=cfg.optimized_metric,
+                                       mode=cfg.callbacks.model_checkpoint.get("mode", "max"),
                                        patience=cfg.callbacks.early_stopping_patience))
     loggers = build_loggers(cfg.get("logger"), out_dir, resolved.get("wandb"), out_dir.name)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)

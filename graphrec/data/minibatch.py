@@ -33,6 +33,10 @@ from graphrec.data.sampler import make_neighbor_sampler
 from graphrec.data.schema import reverse_edge_type
 from graphrec.data.splits import LinkSplit, NodeSplit
 
+# Per-node tensors that NodeInput reads: dense features and each text featurizer's output
+# (hashed n-gram ids, frozen sentence embeddings).
+INPUT_KEYS = ("x", "tokens", "text_emb")
+
 
 def structure_of(graph: HeteroData) -> HeteroData:
     """The graph's edges and node counts only, so inference loaders copy no features."""
@@ -169,14 +173,15 @@ class LayerwiseEmbedder:
 
     @torch.no_grad()
     def __call__(self, encoder) -> dict[str, torch.Tensor]:
-        device = next(encoder.parameters()).device
+        # conv=identity has no parameters: then the inputs stay where they are (CPU).
+        device = next(encoder.parameters(), torch.empty(0)).device
         graph, chunk = self.graph, self.chunk
         node_types = list(encoder.inputs)
         x = {}
         for nt in node_types:
             store, parts = graph[nt], []
             for idx in torch.arange(store.num_nodes).split(chunk):
-                inputs = {k: store[k][idx].to(device) for k in ("x", "tokens") if k in store}
+                inputs = {k: store[k][idx].to(device) for k in INPUT_KEYS if k in store}
                 parts.append(encoder.inputs[nt](inputs, idx.to(device)))
             x[nt] = torch.cat(parts)
         sampler = self._full_neighborhoods() if encoder.conv_kind != "mlp" else None

@@ -3,6 +3,8 @@
 One family with one switch (``conv``): GraphSAGE, GAT and HGT message passing, and ``mlp``, the
 no-graph baseline that sees exactly the same inputs but never passes a message. ``gcn`` is the
 plain GCN of the GAE paper (graphrec/models/gcn.py) for graphs with one node and edge type.
+``identity`` has no layers at all: the heads see each node's frozen vector as it is
+(graphrec/models/identity.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
 
 from graphrec.models.gcn import GCN
 from graphrec.models.hops import SampledHops, trimmed_layer
+from graphrec.models.identity import raw_input
 from graphrec.text.inputs import build_text_input
 
-CONVS = ("sage", "gat", "hgt", "mlp", "gcn")
+CONVS = ("sage", "gat", "hgt", "mlp", "gcn", "identity")
 
 
 class NodeInput(nn.Module):
@@ -101,6 +104,13 @@ class HeteroEncoder(nn.Module):
         if conv == "gcn":
             self._init_gcn(metadata, node_specs, hidden_channels, out_channels, num_layers,
                            dropout)
+            return
+        if conv == "identity":  # same attributes as below, so the layer-wise path needs nothing
+            self.inputs = nn.ModuleDict({nt: raw_input(nt, node_specs[nt], out_channels)
+                                         for nt in node_types})
+            self.layers, self.norms = nn.ModuleList(), nn.ModuleList()
+            self.out = nn.ModuleDict({nt: nn.Identity() for nt in node_types})
+            self.dropout = nn.Dropout(dropout)
             return
         with_ids = set(node_types) if id_embedding is True else set(id_embedding or ())
         unknown = with_ids - set(node_types)

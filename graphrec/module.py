@@ -11,6 +11,7 @@ from torch import nn
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
+from graphrec.models.optim import build_optimizer
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
 from graphrec.tasks.subgraph import subgraph_loss
@@ -181,4 +182,5 @@ class GraphRecModule(EvaluatedModule):
         return self.log_split(metrics, primary, split)
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # AdamW; sparse-gradient text tables (hashed_bow sparse_grad) get lazy Adam.
+        return build_optimizer(self, self.lr, self.weight_decay)

@@ -11,7 +11,7 @@ from torch import nn
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
-from graphrec.optim import DenseSparseAdamW, use_sparse_gradients
+from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
 from graphrec.tasks.subgraph import subgraph_loss
@@ -190,14 +190,16 @@ class GraphRecModule(EvaluatedModule):
         return self.log_split(metrics, primary, split)
 
     def setup(self, stage: str) -> None:
-        if self.sparse_embeddings and torch.distributed.is_available() \
+        if has_sparse_tables(self) and torch.distributed.is_available() \
                 and torch.distributed.is_initialized() \
                 and torch.distributed.get_backend() == "nccl":
             # Fail before the first backward, which would stop inside DDP's reducer.
-            raise ConfigError("model.sparse_embeddings=true needs gloo: NCCL cannot all-reduce "
-                              "sparse gradients. Set model.sparse_embeddings=false for NCCL DDP, "
-                              "or use trainer.strategy.process_group_backend=gloo")
+            raise ConfigError("sparse embedding gradients (model.sparse_embeddings=true or a "
+                              "hashed_bow featurizer with sparse_grad: true) need gloo: NCCL "
+                              "cannot all-reduce them. Turn them off for NCCL DDP, or use "
+                              "trainer.strategy.process_group_backend=gloo")
 
     def configure_optimizers(self):
-        adamw = DenseSparseAdamW if self.sparse_embeddings else torch.optim.AdamW
-        return adamw(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # AdamW; tables with sparse gradients (sparse_embeddings, hashed_bow sparse_grad) get
+        # lazy Adam on the rows each step touched.
+        return build_optimizer(self, self.lr, self.weight_decay)

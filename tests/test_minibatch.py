@@ -256,8 +256,9 @@ def test_sparse_embeddings_refuse_nccl_before_training(dm, monkeypatch):
     from graphrec.module import GraphRecModule
     from graphrec.utils.errors import ConfigError
 
-    module = GraphRecModule(dm.metadata, dm.node_specs, TASKS, encoder={"hidden_channels": 8,
-                                                                        "out_channels": 8},
+    module = GraphRecModule(dm.metadata, dm.node_specs, TASKS,
+                            encoder={"hidden_channels": 8, "out_channels": 8,
+                                     "id_embedding": ["user"]},
                             sparse_embeddings=True)
     module.setup("fit")  # no process group: fine
     monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)

@@ -1,4 +1,5 @@
-"""``hashed_bow``: trainable hashed unigram+bigram bag, trained end to end with the GNN."""
+"""``hashed_bow``: trainable hashed bag of word uni/bigrams (and optionally character n-grams,
+as fastText), trained end to end with the GNN."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from graphrec.data.text import encode_texts
+from graphrec.utils.errors import ConfigError
 
 
 class HashedBowFeaturizer:
@@ -17,16 +19,31 @@ class HashedBowFeaturizer:
         num_buckets: hash buckets (the embedding table has one row per bucket).
         max_words: words kept per text.
         bigrams: add word-pair buckets, so "not good" differs from "good".
+        char_ngrams: ``[min_n, max_n]``: add a bucket per character n-gram of each word (with
+            ``<``/``>`` boundary marks; fastText uses ``[3, 6]``); ``None``: words only.
+        sparse_grad: the model's table gets sparse gradients, updated by lazy Adam on the rows
+            each batch touches (:mod:`graphrec.optim`): a large table (millions of
+            buckets) then costs per step what the batch reads, not its size.
     """
 
     kind = "hashed_bow"
 
-    def __init__(self, num_buckets: int = 2**18, max_words: int = 64, bigrams: bool = True):
+    def __init__(self, num_buckets: int = 2**18, max_words: int = 64, bigrams: bool = True,
+                 char_ngrams: Sequence[int] | None = None, sparse_grad: bool = False):
         self.num_buckets, self.max_words, self.bigrams = num_buckets, max_words, bigrams
+        if char_ngrams and (len(char_ngrams) != 2 or not 1 <= char_ngrams[0] <= char_ngrams[1]):
+            raise ConfigError(f"hashed_bow char_ngrams={list(char_ngrams)}: give [min_n, max_n] "
+                              "with 1 <= min_n <= max_n (fastText: [3, 6]), or null for none")
+        self.char_ngrams = tuple(int(n) for n in char_ngrams) if char_ngrams else None
+        self.sparse_grad = bool(sparse_grad)
 
     def __call__(self, texts: Sequence[str]) -> dict:
-        tokens = encode_texts(texts, self.num_buckets, self.max_words, self.bigrams)
-        return {"tokens": tokens, "num_buckets": self.num_buckets}
+        tokens = encode_texts(texts, self.num_buckets, self.max_words, self.bigrams,
+                              self.char_ngrams)
+        out = {"tokens": tokens, "num_buckets": self.num_buckets}
+        if self.sparse_grad:
+            out["sparse_grad"] = True
+        return out
 
 
 class HashedBowInput(nn.EmbeddingBag):
@@ -36,9 +53,9 @@ class HashedBowInput(nn.EmbeddingBag):
     checkpoints written before featurizers were pluggable use.
     """
 
-    def __init__(self, num_buckets: int, hidden: int):
+    def __init__(self, num_buckets: int, hidden: int, sparse: bool = False):
         # Mean over the bag keeps the scale independent of text length.
-        super().__init__(num_buckets + 1, hidden, mode="mean", padding_idx=0)
+        super().__init__(num_buckets + 1, hidden, mode="mean", padding_idx=0, sparse=sparse)
 
     def forward(self, store: Mapping) -> torch.Tensor:  # type: ignore[override]
         return super().forward(store["tokens"])

@@ -14,7 +14,10 @@ def text_input_spec(store: Mapping) -> dict | None:
     """What the model needs to know about a node store's text tensors (plain values, saved in
     checkpoints), or ``None`` when the node has no text."""
     if "tokens" in store:
-        return {"kind": "hashed_bow", "num_buckets": int(store["num_buckets"])}
+        spec = {"kind": "hashed_bow", "num_buckets": int(store["num_buckets"])}
+        if store.get("sparse_grad", False):
+            spec["sparse"] = True
+        return spec
     if "text_emb" in store:
         return {"kind": "frozen", "dim": int(store["text_emb"].size(1))}
     return None
@@ -24,7 +27,7 @@ def build_text_input(spec: Mapping, hidden: int) -> nn.Module:
     """``store -> [N, hidden]`` for a :func:`text_input_spec`."""
     kind = spec.get("kind")
     if kind == "hashed_bow":
-        return HashedBowInput(int(spec["num_buckets"]), hidden)
+        return HashedBowInput(int(spec["num_buckets"]), hidden, bool(spec.get("sparse", False)))
     if kind == "frozen":
         return FrozenEmbeddingInput(int(spec["dim"]), hidden)
     raise ValueError(f"unknown text input kind {kind!r}; known: hashed_bow, frozen")

@@ -3,7 +3,7 @@
 For frozen sentence embeddings (``text_emb``) a projection or residual block in front of the
 head only adds linear maps that compose into one: the function class stays that of the head
 on the raw vector, but training gets slower to steer and overfits sooner (measured on SST-2 and
-UMSAB validation cross-entropy, NOTES-text-minilm.md). With this encoder the head alone learns.
+UMSAB validation cross-entropy; see the README). With this encoder the head alone learns.
 """
 
 from __future__ import annotations

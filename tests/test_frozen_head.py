@@ -82,7 +82,7 @@ def test_minibatch_inference_of_frozen_embeddings_equals_the_full_forward(conv):
     torch.testing.assert_close(batch["embed"](encoder)["post"], full["post"])
 
 
-def _cached_tweets(tmp_path, n=(60, 30, 30)):
+def _cached_tweets(tmp_path, n=(60, 30, 30), layers=1):
     """A UMSAB-format corpus fixture and a sentence-embedding cache for its texts, so the MiniLM
     experiment runs on it without any model weights: embeddings carry the label plus noise."""
     folder = tmp_path / "umsab"
@@ -101,14 +101,18 @@ def _cached_tweets(tmp_path, n=(60, 30, 30)):
     g = torch.Generator().manual_seed(0)
     emb = torch.randn(len(texts), 384, generator=g)
     emb[torch.arange(len(texts)), graph["post"].y] += 8.0
-    path = SentenceTransformerFeaturizer(str(model), cache_dir=str(cache)).cache.path(texts)
+    path = SentenceTransformerFeaturizer(str(model), cache_dir=str(cache),
+                                         layers=layers).cache.path(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(F.normalize(emb, dim=1), path)
     return folder, model, cache
 
 
 def test_minilm_experiment_keeps_the_epoch_with_the_lowest_validation_cross_entropy(tmp_path):
-    folder, model, cache = _cached_tweets(tmp_path)
+    # The recipe averages MiniLM's last layers: the cache entry must be the one it reads.
+    layers = make_cfg(tmp_path / "probe", ["experiment=sentiment_umsab_minilm"]).featurizer.layers
+    assert layers > 1
+    folder, model, cache = _cached_tweets(tmp_path, layers=layers)
     out = tmp_path / "run"
     cfg = make_cfg(out, ["experiment=sentiment_umsab_minilm", "data=umsab_english",
                          f"data.source.root={folder}", f"featurizer.model={model}",

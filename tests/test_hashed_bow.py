@@ -65,6 +65,28 @@ def test_sparse_grad_reaches_the_model_and_its_optimizer():
     assert type(build_optimizer(dense, 0.1, 0.0)) is torch.optim.AdamW
 
 
+def test_uniform_init_reaches_the_table_and_keeps_unseen_buckets_near_zero():
+    texts = ["a good film", "bad"]
+    store = build_featurizer({"kind": "hashed_bow", "num_buckets": 500,
+                              "init": "uniform"})(texts)
+    spec = text_input_spec(store)
+    assert spec["init"] == "uniform"
+    hidden = 16
+    node = NodeInput(hidden, num_nodes=2, text=spec)
+    table = node.text.weight.detach()
+    assert table[1:].abs().max() <= 1.0 / hidden and table[1:].std() > 0.2 / hidden
+    assert not table[0].any()  # padding row
+    # A text made only of buckets the training never touched reads as (almost) nothing,
+    # where torch's N(0, 1) table gives it a vector as large as any trained text's.
+    unseen = build_featurizer({"kind": "hashed_bow", "num_buckets": 500})(["zzyzx qwv"])
+    normal = NodeInput(hidden, num_nodes=1, text=text_input_spec(unseen))
+    assert node.text(unseen).norm() < 0.1 * normal.text(unseen).norm()
+    default = build_featurizer({"kind": "hashed_bow", "num_buckets": 500})(texts)
+    assert "init" not in text_input_spec(default)  # default specs (and checkpoints) unchanged
+    with pytest.raises(ConfigError, match="init='xavier'"):
+        build_featurizer({"kind": "hashed_bow", "init": "xavier"})
+
+
 def test_lazy_adam_moves_only_touched_bag_rows_and_matches_adam_on_them():
     torch.manual_seed(0)
     bag = nn.EmbeddingBag(10, 3, mode="mean", sparse=True)

@@ -14,6 +14,13 @@ from graphrec.utils.errors import ConfigError
 INITS = ("normal", "uniform")
 
 
+def _check_init(init: str) -> str:
+    # Checked where the config is read and again where a checkpoint's spec builds the table.
+    if init not in INITS:
+        raise ConfigError(f"hashed_bow init={init!r}: choose one of {list(INITS)}")
+    return init
+
+
 class HashedBowFeaturizer:
     """Texts -> hashed n-gram bucket ids (``tokens``); nothing is fitted, nothing downloaded.
 
@@ -44,9 +51,7 @@ class HashedBowFeaturizer:
                               "with 1 <= min_n <= max_n (fastText: [3, 6]), or null for none")
         self.char_ngrams = tuple(int(n) for n in char_ngrams) if char_ngrams else None
         self.sparse_grad = bool(sparse_grad)
-        if init not in INITS:
-            raise ConfigError(f"hashed_bow init={init!r}: choose one of {list(INITS)}")
-        self.init = init
+        self.init = _check_init(init)
 
     def __call__(self, texts: Sequence[str]) -> dict:
         tokens = encode_texts(texts, self.num_buckets, self.max_words, self.bigrams,
@@ -70,12 +75,10 @@ class HashedBowInput(nn.EmbeddingBag):
                  init: str = "normal"):
         # Mean over the bag keeps the scale independent of text length.
         super().__init__(num_buckets + 1, hidden, mode="mean", padding_idx=0, sparse=sparse)
-        if init == "uniform":
+        if _check_init(init) == "uniform":
             with torch.no_grad():
                 nn.init.uniform_(self.weight, -1.0 / hidden, 1.0 / hidden)
                 self.weight[0].zero_()  # the padding row stays zero
-        elif init != "normal":
-            raise ConfigError(f"hashed_bow init={init!r}: choose one of {list(INITS)}")
 
     def forward(self, store: Mapping) -> torch.Tensor:  # type: ignore[override]
         return super().forward(store["tokens"])

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec.runtime import check_targets, load_checkpoint, module_from_checkpoint
 from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
-from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
-
-_DEFAULT_MODULE = "graphrec.module.GraphRecModule"
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -24,13 +22,12 @@ def evaluate(cfg: DictConfig) -> dict:
         ``{"test": {...}, "ckpt": path}``; also written to ``<output_dir>/results.json``.
     """
     path = Path(cfg.ckpt_path)
-    if not path.is_file():
-        raise DataMissingError(
-            f"checkpoint {path} does not exist; pass ckpt_path=<run>/checkpoints/best.ckpt")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    info = ckpt.get("graphrec")
-    if info is None:
-        raise ConfigError(f"{path} was not written by graphrec training (no run config inside)")
+    ckpt = load_checkpoint(path)
+    info = ckpt["graphrec"]
+    # The stored config is data: of what is built from it (data and model), only graphrec's
+    # own classes may be.
+    built = {k: info["config"].get(k) for k in ("data", "model")}
+    check_targets(built, str(path), cfg.get("trusted_targets") or ())
     run_cfg = OmegaConf.create(info["config"])
     datamodule = build_datamodule(run_cfg.data, OmegaConf.to_container(run_cfg.task))
     datamodule.setup()
@@ -43,9 +40,7 @@ def evaluate(cfg: DictConfig) -> dict:
                 f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
                 "files or the generator changed since training")
     # The checkpoint is already in memory: rebuild from its saved hyperparameters.
-    module_cls = hydra.utils.get_class(run_cfg.model.get("_target_", _DEFAULT_MODULE))
-    module = module_cls(**ckpt["hyper_parameters"])
-    module.load_state_dict(ckpt["state_dict"])
+    module = module_from_checkpoint(ckpt, str(path))
     out_dir = Path(cfg.paths.output_dir)
     wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None
     loggers = build_loggers(cfg.get("logger"), out_dir, wandb_opts, out_dir.name)

@@ -89,14 +89,17 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     try:
         learned = any(p.requires_grad for p in module.parameters())
         if learned:  # non-learned baselines (model=heuristic) have nothing to fit
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"),
+                            weights_only=True)
         # Under DDP only rank 0 saves checkpoints; every rank restores rank 0's best one.
         best = trainer.strategy.broadcast(checkpoint.best_model_path) or None
-        val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False,
+                               weights_only=True)[0]
         if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
             best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
             trainer.save_checkpoint(best)
-        test = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        test = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False,
+                           weights_only=True)[0]
         results = {
             "val": val, "test": test, "best_ckpt": best,
             "best_epoch": _best_epoch(best), "optimized_metric": cfg.optimized_metric,
@@ -123,7 +126,7 @@ def _best_epoch(ckpt: str | None) -> int | None:
         return None
     import torch
 
-    return torch.load(ckpt, map_location="cpu", weights_only=False).get("epoch")
+    return torch.load(ckpt, map_location="cpu", weights_only=True).get("epoch")
 
 
 def run_cli(fn, cfg: DictConfig):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
-from graphrec.models.encoders import HeteroEncoder
+from graphrec.models.encoders import build_encoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
@@ -77,7 +77,8 @@ class GraphRecModule(EvaluatedModule):
         metadata: ``(node_types, edge_types)`` of the graph.
         node_specs: per node type input sizes (see ``GraphDataModule.node_specs``).
         tasks: task name -> task config (``kind``, target, ``loss_weight``, options).
-        encoder: keyword arguments of :class:`HeteroEncoder`.
+        encoder: ``{"_target_": <Encoder subclass>, **its keyword arguments}``
+            (:func:`graphrec.models.encoders.build_encoder`).
         decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
@@ -100,11 +101,11 @@ class GraphRecModule(EvaluatedModule):
         super().__init__()
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
-        self.encoder = HeteroEncoder(metadata, node_specs, **encoder)
+        self.encoder = build_encoder(metadata, node_specs, encoder)
         self.sparse_embeddings = sparse_embeddings
         if sparse_embeddings:
             use_sparse_gradients(self.encoder)
-        dim = encoder.get("out_channels", 64)
+        dim = self.encoder.out_channels
         self.tasks = nn.ModuleDict({
             name: build_task(name, spec, dim, decoder or {}, head or {}, node_specs)
             for name, spec in tasks.items()})
@@ -146,7 +147,7 @@ class GraphRecModule(EvaluatedModule):
             return self._subgraph_step(batch)
         graph, targets = batch["graph"], batch["targets"]
         # An encoder that passes no messages has nothing to hide: every pair supervises.
-        if self.supervision_ratio and self.encoder.conv_kind != "mlp":
+        if self.supervision_ratio and self.encoder.passes_messages:
             graph, targets = self._hide_supervision(graph, targets)
         z = self(graph)
         losses = {}
@@ -181,7 +182,7 @@ class GraphRecModule(EvaluatedModule):
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
         # Mini-batch mode embeds all nodes layer by layer with bounded memory.
-        z = batch["embed"](self.encoder) if "embed" in batch else self(graph)
+        z = self.encoder.inference(graph, batch.get("neighborhoods"))
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             for key, value in task.evaluate(z, targets[name], graph).items():

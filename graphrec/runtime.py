@@ -118,6 +118,8 @@ def module_from_checkpoint(ckpt: dict, source: str):
         raise ConfigError(f"{source} names model {target!r}; a checkpoint may name one of "
                           f"{', '.join(MODULES)}")
     module_cls = hydra.utils.get_class(target)
+    # The module resolves its parts' class paths (model.encoder._target_) from these.
+    check_targets(ckpt["hyper_parameters"], source)
     try:
         module = module_cls(**ckpt["hyper_parameters"])
         module.load_state_dict(ckpt["state_dict"])

@@ -9,9 +9,14 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from graphrec.data.synthetic import generate_social_graph
+from graphrec.models import encoders
 from graphrec.train import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
+# The built-in encoder families by their config names (configs/model/encoder/<name>.yaml).
+ENCODERS = {"sage": encoders.SAGEEncoder, "gat": encoders.GATEncoder,
+            "hgt": encoders.HGTEncoder, "mlp": encoders.MLPEncoder, "gcn": encoders.GCNEncoder,
+            "identity": encoders.IdentityEncoder}
 
 
 def make_cfg(out_dir: Path, overrides: list[str] = (), config_name: str = "train"):

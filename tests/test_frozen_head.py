@@ -7,13 +7,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_cfg
+from conftest import ENCODERS, make_cfg
 from torch_geometric.data import HeteroData
 
 from graphrec.data.corpora import SentimentCorpusSource
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.metrics.classification import node_classification_metrics
-from graphrec.models.encoders import HeteroEncoder
 from graphrec.module import GraphRecModule
 from graphrec.text.sentence import SentenceTransformerFeaturizer
 from graphrec.train import train
@@ -48,7 +47,8 @@ def test_identity_encoder_hands_the_frozen_embedding_to_the_head():
     dm = GraphDataModule(lambda: graph, TASKS)
     dm.setup()
     module = GraphRecModule(dm.metadata, dm.node_specs, TASKS,
-                            encoder={"conv": "identity", "out_channels": 12},
+                            encoder={"_target_": "graphrec.models.encoders.IdentityEncoder",
+                                     "out_channels": 12},
                             head={"hidden": 8, "dropout": 0.0})
     z = module(dm.batches["train"]["graph"])
     assert torch.equal(z["post"], graph["post"].text_emb)
@@ -62,10 +62,10 @@ def test_identity_encoder_hands_the_frozen_embedding_to_the_head():
 def test_identity_encoder_rejects_a_wrong_width_and_nodes_without_vectors():
     specs = {"post": {"num_nodes": 4, "text": {"kind": "frozen", "dim": 12}}}
     with pytest.raises(ConfigError, match="out_channels=12"):
-        HeteroEncoder((["post"], []), specs, conv="identity", out_channels=64)
+        ENCODERS["identity"]((["post"], []), specs, out_channels=64)
     specs = {"post": {"num_nodes": 4, "text": {"kind": "hashed_bow", "num_buckets": 9}}}
     with pytest.raises(ConfigError, match="no frozen text embedding"):
-        HeteroEncoder((["post"], []), specs, conv="identity", out_channels=64)
+        ENCODERS["identity"]((["post"], []), specs, out_channels=64)
 
 
 @pytest.mark.parametrize("conv", ["mlp", "identity"])
@@ -74,12 +74,13 @@ def test_minibatch_inference_of_frozen_embeddings_equals_the_full_forward(conv):
                          neighbor={"batch_size": 16, "eval_batch_size": 7})
     dm.setup()
     torch.manual_seed(0)
-    encoder = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+    encoder = ENCODERS[conv](dm.metadata, dm.node_specs, hidden_channels=16,
                             out_channels=12).eval()
     batch = dm.batches["val"]
     with torch.no_grad():
         full = encoder(batch["graph"])
-    torch.testing.assert_close(batch["embed"](encoder)["post"], full["post"])
+    layerwise = encoder.inference(batch["graph"], batch["neighborhoods"])
+    torch.testing.assert_close(layerwise["post"], full["post"])
 
 
 def _cached_tweets(tmp_path, n=(60, 30, 30), layers=1):

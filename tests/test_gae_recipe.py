@@ -28,7 +28,8 @@ def test_recipe_composes_the_published_protocol(tmp_path, name):
     assert cfg.data.num_eval_negatives == 1  # balanced: one non-edge per held-out edge
     assert cfg.data.split_seed == 7  # the split is redrawn with every run's seed
     enc = cfg.model.encoder
-    assert (enc.conv, enc.hidden_channels, enc.out_channels, enc.num_layers) == ("gcn", 32, 16, 2)
+    assert enc._target_ == "graphrec.models.encoders.GCNEncoder"
+    assert (enc.hidden_channels, enc.out_channels, enc.num_layers) == (32, 16, 2)
     assert enc.dropout == 0.0 and cfg.model.decoder.name == "dot"
     assert cfg.model.lr == 0.01 and cfg.model.weight_decay == 0.0
     assert cfg.model.supervision_ratio is None  # GAE reconstructs the graph it encodes

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import ENCODERS
 from torch_geometric.data import HeteroData
 
-from graphrec.models.encoders import HeteroEncoder
 from graphrec.models.gcn import GCN
 from graphrec.tasks.link import LinkTask
 
@@ -78,12 +78,12 @@ def test_encoder_gcn_needs_one_node_and_edge_type():
     specs = {"user": {"num_nodes": 5}, "post": {"num_nodes": 4}}
     meta = (["user", "post"], [("user", "writes", "post"), ("post", "rev_writes", "user")])
     with pytest.raises(ValueError, match="one node type and one edge type"):
-        HeteroEncoder(meta, specs, conv="gcn")
+        ENCODERS["gcn"](meta, specs)
     data = HeteroData()
     data["paper"].num_nodes = 30
     data["paper", "cites", "paper"].edge_index = _graph()
-    enc = HeteroEncoder((["paper"], [("paper", "cites", "paper")]), {"paper": {"num_nodes": 30}},
-                        conv="gcn", hidden_channels=8, out_channels=4)
+    enc = ENCODERS["gcn"]((["paper"], [("paper", "cites", "paper")]),
+                        {"paper": {"num_nodes": 30}}, hidden_channels=8, out_channels=4)
     assert enc(data)["paper"].shape == (30, 4)
 
 
@@ -102,3 +102,36 @@ def test_self_loops_add_each_node_as_its_own_positive():
     assert losses[1] < 0.5
     with pytest.raises(ValueError, match="within one node type"):
         LinkTask("x", ("user", "applies", "job"), 200, self_loops=True)
+
+
+def test_gcn_trains_and_evaluates_under_the_neighbor_loader():
+    """Under data.loader=neighbor a GCN model once crashed at evaluation (no layer-wise path)."""
+    from graphrec.data.datamodule import GraphDataModule
+    from graphrec.module import GraphRecModule
+
+    def source():
+        data = HeteroData()
+        data["paper"].num_nodes = 60
+        data["paper"].x = torch.randn(60, 5, generator=torch.Generator().manual_seed(0))
+        data["paper", "cites", "paper"].edge_index = _graph(60, 300)
+        return data
+
+    tasks = {"link": {"kind": "link", "edge_type": ["paper", "cites", "paper"],
+                      "symmetric": True}}
+    dm = GraphDataModule(source, tasks, loader="neighbor",
+                         neighbor={"num_neighbors": [5, 5], "batch_size": 16,
+                                   "eval_batch_size": 7})
+    dm.setup()
+    module = GraphRecModule(dm.metadata, dm.node_specs, tasks,
+                            {"_target_": "graphrec.models.encoders.GCNEncoder",
+                             "hidden_channels": 8, "out_channels": 4})
+    from graphrec.tasks.subgraph import subgraph_loss
+
+    batch = next(iter(dm.train_dataloader()))[0]["link"]
+    subgraph_loss(module.tasks["link"], module.encoder(batch), batch).backward()
+    assert module.encoder.gcn.convs[0].lin.weight.grad is not None
+    val = dm.batches["val"]
+    z = module.encoder.inference(val["graph"], val["neighborhoods"])
+    torch.testing.assert_close(z["paper"], module.encoder(val["graph"])["paper"])
+    metrics = module.tasks["link"].evaluate(z, val["targets"]["link"], val["graph"])
+    assert metrics["mrr"] > 0

@@ -18,7 +18,7 @@ META = (["user", "post"], [("user", "friends", "user"), ("user", "authored", "po
 
 
 def _module(weighting):
-    return GraphRecModule(META, SPECS, TASKS, {"conv": "sage", "hidden_channels": 8,
+    return GraphRecModule(META, SPECS, TASKS, {"hidden_channels": 8,
                                                "out_channels": 8}, loss_weighting=weighting)
 
 

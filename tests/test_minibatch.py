@@ -4,13 +4,12 @@ import json
 
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import ENCODERS, make_cfg
 
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import reverse_edge_type
 from graphrec.data.synthetic import SyntheticSource
-from graphrec.models.encoders import HeteroEncoder
 from graphrec.train import train
 
 TASKS = {
@@ -111,18 +110,19 @@ def test_without_hiding_the_positives_would_be_in_their_subgraph(dm):
 def test_layerwise_embedding_equals_the_full_graph_forward(dm):
     torch.manual_seed(0)
     for conv, splits in (("hgt", ["val"]), ("sage", ["val", "test"])):
-        encoder = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+        encoder = ENCODERS[conv](dm.metadata, dm.node_specs, hidden_channels=16,
                                 out_channels=8, id_embedding=["user"]).eval()
         for split in splits:
             batch = dm.batches[split]
-            z = batch["embed"](encoder)
+            z = encoder.inference(batch["graph"], batch["neighborhoods"])
             with torch.no_grad():
                 full = encoder(batch["graph"])
             for nt, value in full.items():
                 torch.testing.assert_close(z[nt], value, atol=1e-5, rtol=1e-4)
     # The test graph adds validation edges, so the two splits' embeddings differ.
-    assert not torch.allclose(dm.batches["val"]["embed"](encoder)["user"],
-                              dm.batches["test"]["embed"](encoder)["user"])
+    val, test = (encoder.inference(dm.batches[s]["graph"], dm.batches[s]["neighborhoods"])
+                 for s in ("val", "test"))
+    assert not torch.allclose(val["user"], test["user"])
 
 
 def _untrimmed(batch):
@@ -138,7 +138,7 @@ def _untrimmed(batch):
 @pytest.mark.parametrize("conv", ["sage", "gat", "hgt"])
 def test_trimmed_layers_give_the_seeds_the_untrimmed_embeddings(dm, conv):
     torch.manual_seed(0)
-    encoder = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+    encoder = ENCODERS[conv](dm.metadata, dm.node_specs, hidden_channels=16,
                             out_channels=8, id_embedding=["user"]).eval()
     loaders = dm.train_dataloader()
     batch, = _first_batches(loaders, 1)

@@ -1,10 +1,12 @@
 import pytest
 import torch
+from conftest import ENCODERS
 
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.synthetic import SyntheticSource
 from graphrec.models.decoders import DECODERS, build_decoder
-from graphrec.models.encoders import CONVS, HeteroEncoder
+from graphrec.models.encoders import build_encoder
+from graphrec.utils.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +19,10 @@ def dm():
 
 # gcn is for graphs with one node and edge type only (tests/test_gcn.py); identity for frozen
 # vectors only (tests/test_frozen_head.py).
-@pytest.mark.parametrize("conv", [c for c in CONVS if c not in ("gcn", "identity")])
+@pytest.mark.parametrize("conv", [c for c in ENCODERS if c not in ("gcn", "identity")])
 def test_encoders_embed_every_node_type(dm, conv):
     torch.manual_seed(0)
-    enc = HeteroEncoder(dm.metadata, dm.node_specs, conv=conv, hidden_channels=16,
+    enc = ENCODERS[conv](dm.metadata, dm.node_specs, hidden_channels=16,
                         out_channels=8, id_embedding=True).eval()
     graph = dm.batches["train"]["graph"]
     z = enc(graph)
@@ -45,14 +47,15 @@ def test_decoders_broadcast_sources_against_negatives(name):
 
 
 def test_unknown_encoder_and_decoder_list_choices(dm):
-    with pytest.raises(ValueError, match="sage"):
-        HeteroEncoder(dm.metadata, dm.node_specs, conv="gcnn")
+    for target in ("graphrec.models.encoders.GCNNEncoder", "torch.nn.Linear", "os.system"):
+        with pytest.raises(ConfigError, match="model/encoder=sage"):
+            build_encoder(dm.metadata, dm.node_specs, {"_target_": target})
     with pytest.raises(ValueError, match="hadamard_mlp"):
         build_decoder("cosine", 8)
 
 
 def test_id_embedding_only_for_listed_node_types(dm):
-    enc = HeteroEncoder(dm.metadata, dm.node_specs, id_embedding=["user"])
+    enc = ENCODERS["sage"](dm.metadata, dm.node_specs, id_embedding=["user"])
     assert enc.inputs["user"].ids is not None and enc.inputs["job"].ids is None
     with pytest.warns(UserWarning, match="does not have"):
-        HeteroEncoder(dm.metadata, dm.node_specs, id_embedding=["usr"])
+        ENCODERS["sage"](dm.metadata, dm.node_specs, id_embedding=["usr"])

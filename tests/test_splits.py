@@ -102,7 +102,7 @@ def test_supervision_pairs_are_hidden_from_the_training_step_graph():
 
     dm = _dm()
     tasks = {k: v for k, v in TASKS.items() if k != "sentiment"}
-    module = GraphRecModule(dm.metadata, dm.node_specs, tasks, {"conv": "sage"},
+    module = GraphRecModule(dm.metadata, dm.node_specs, tasks, {},
                             supervision_ratio=0.3)
     batch = dm.batches["train"]
     graph, targets = module._hide_supervision(batch["graph"], batch["targets"])

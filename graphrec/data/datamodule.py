@@ -159,7 +159,7 @@ class GraphDataModule(L.LightningDataModule):
                     targets[name] = {"index": getattr(s, split)}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
             if self.minibatch is not None and split != "train":
-                self.batches[split]["embed"] = self.minibatch.embedder(graphs[split])
+                self.batches[split]["neighborhoods"] = self.minibatch.neighborhoods(graphs[split])
         self.graph = graph
 
     # What the model needs to know about its inputs.

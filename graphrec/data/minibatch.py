@@ -33,10 +33,6 @@ from graphrec.data.sampler import make_neighbor_sampler
 from graphrec.data.schema import reverse_edge_type
 from graphrec.data.splits import LinkSplit, NodeSplit
 
-# Per-node tensors that NodeInput reads: dense features and each text featurizer's output
-# (hashed n-gram ids, frozen sentence embeddings).
-INPUT_KEYS = ("x", "tokens", "text_emb")
-
 
 def structure_of(graph: HeteroData) -> HeteroData:
     """The graph's edges and node counts only, so inference loaders copy no features."""
@@ -88,7 +84,8 @@ def seed_share(n: int, rank: int, world_size: int) -> torch.Tensor:
 
 
 class NeighborBatches:
-    """Builds the mini-batch training loaders and the layer-wise embedder of one datamodule.
+    """Builds the mini-batch training loaders and the layer-wise inference inputs of one
+    datamodule.
 
     Args:
         num_neighbors: fan-out per hop (every edge type), e.g. ``[15, 10]``.
@@ -150,68 +147,38 @@ class NeighborBatches:
         # An epoch runs until every task has seen all its seeds; shorter ones cycle.
         return CombinedLoader(loaders, mode="max_size_cycle")
 
-    def embedder(self, graph: HeteroData) -> LayerwiseEmbedder:
-        return LayerwiseEmbedder(graph, self, self.eval_batch_size)
+    def neighborhoods(self, graph: HeteroData) -> FullNeighborhoods:
+        """What layer-wise evaluation of ``graph`` reads (see :class:`FullNeighborhoods`)."""
+        return FullNeighborhoods(graph, self, self.eval_batch_size)
 
 
-class LayerwiseEmbedder:
-    """Embeds all nodes of ``graph`` with a :class:`HeteroEncoder`, one layer at a time.
+class FullNeighborhoods:
+    """Chunks of one split's nodes, each with all of its in-neighbours: the input of the
+    encoders' layer-wise ``inference`` (PyG's ``BasicGNN.inference`` takes such a loader).
 
-    Called by the module in place of the full forward pass (``batch["embed"](encoder)``).
-    Mirrors ``HeteroEncoder.forward`` step by step (inputs, message passing with residual and
-    norm, projection); a test checks the two agree.
+    Data only: it says which nodes and edges a layer reads; the model computes
+    (``encoder.inference(graph, neighborhoods)``).
+
+    Args:
+        graph: the split's message-passing graph.
+        batches: the datamodule's :class:`NeighborBatches` (its sampler of ``graph``).
+        chunk: nodes per chunk; memory of one layer step is bounded by a chunk's neighbourhood.
     """
 
     def __init__(self, graph: HeteroData, batches: NeighborBatches, chunk: int):
         self.graph, self.batches, self.chunk = graph, batches, chunk
+        self._structure = None
 
-    def _full_neighborhoods(self):
-        # The split's sampler with one hop that takes every in-neighbor.
+    def of(self, node_type: str):
+        """The ``node_type`` nodes in chunks of ``chunk``, in order: 1-hop subgraphs whose
+        first ``batch_size`` ``node_type`` rows are the chunk's nodes."""
+        if self._structure is None:
+            self._structure = structure_of(self.graph)
+        # The split's sampler with one hop that takes every in-neighbour.
         sampler = copy.copy(self.batches._sampler(self.graph))
         sampler.num_neighbors = [-1]
-        return sampler
-
-    @torch.no_grad()
-    def __call__(self, encoder) -> dict[str, torch.Tensor]:
-        # conv=identity has no parameters: then the inputs stay where they are (CPU).
-        device = next(encoder.parameters(), torch.empty(0)).device
-        graph, chunk = self.graph, self.chunk
-        node_types = list(encoder.inputs)
-        x = {}
-        for nt in node_types:
-            store, parts = graph[nt], []
-            for idx in torch.arange(store.num_nodes).split(chunk):
-                inputs = {k: store[k][idx].to(device) for k in INPUT_KEYS if k in store}
-                parts.append(encoder.inputs[nt](inputs, idx.to(device)))
-            x[nt] = torch.cat(parts)
-        sampler = self._full_neighborhoods() if encoder.conv_kind != "mlp" else None
-        structure = structure_of(graph)
-        for layer, norm in zip(encoder.layers, encoder.norms):
-            new = {}
-            for nt in node_types:
-                parts = []
-                if sampler is None:
-                    for idx in torch.arange(graph[nt].num_nodes).split(chunk):
-                        h = layer[nt](x[nt][idx.to(device)])
-                        parts.append(x[nt][idx.to(device)] + encoder.dropout(
-                            torch.relu(norm[nt](h))))
-                    new[nt] = torch.cat(parts)
-                    continue
-                loader = NeighborLoader(structure, [-1], neighbor_sampler=sampler,
-                                        input_nodes=nt, batch_size=chunk)
-                for sub in loader:
-                    sub = sub.to(device)
-                    xs = {t: x[t][sub[t].n_id] for t in node_types}
-                    h = layer(xs, sub.edge_index_dict)
-                    n = sub[nt].batch_size
-                    v = xs[nt][:n]
-                    # Residual: node types that receive no messages keep their state.
-                    parts.append(v + encoder.dropout(torch.relu(norm[nt](h[nt][:n])))
-                                 if nt in h else v)
-                new[nt] = torch.cat(parts) if parts else x[nt]
-            x = new
-        return {nt: torch.cat([encoder.out[nt](v) for v in x[nt].split(chunk)])
-                if x[nt].numel() else encoder.out[nt](x[nt]) for nt in node_types}
+        return NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
+                              input_nodes=node_type, batch_size=self.chunk)
 
 
 def full_graph_share(batch: dict, splits: Mapping[str, LinkSplit | NodeSplit], rank: int,

@@ -2,7 +2,7 @@
 
 The plain GCN of the GAE paper, ``Z = Â relu(Â X W0 + b0) W1 + b1`` with
 ``Â = D^-1/2 (A + I) D^-1/2``, without the residuals, LayerNorm and projections of
-:class:`HeteroEncoder`'s other convs. The parameters are PyG ``GCNConv`` layers (same
+the message-passing encoders. The parameters are PyG ``GCNConv`` layers (same
 initialization, same state dict); the products are done here, because on a graph that does
 not change between steps most of a ``GCNConv`` step is redone work:
 

@@ -9,7 +9,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
+from graphrec.data.leakage import hide_pairs
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
 from graphrec.models.encoders import build_encoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
@@ -135,11 +136,7 @@ class GraphRecModule(EvaluatedModule):
             pos = targets[name]["pos"]
             sup = torch.rand(pos.size(1), device=pos.device) < self.supervision_ratio
             targets[name] = {**targets[name], "pos": pos[:, sup]}
-            for et in {task.edge_type, reverse_edge_type(task.edge_type)}:
-                if et in graph.edge_types and "pair_id" in graph[et]:
-                    pid = graph[et].pair_id
-                    keep = (pid < 0) | ~sup[pid.clamp(min=0)]
-                    graph[et].edge_index = graph[et].edge_index[:, keep]
+            hide_pairs(graph, task.edge_type, torch.nonzero(sup).squeeze(1))
         return graph, targets
 
     def training_step(self, batch, batch_idx):

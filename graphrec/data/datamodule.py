@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
+from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
 from graphrec.data.splits import (
@@ -17,7 +18,6 @@ from graphrec.data.splits import (
     LinkSplit,
     NodeSplit,
     fixed_node_split,
-    message_passing_graph,
     split_links,
     split_nodes,
 )

@@ -29,6 +29,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.loader import LinkNeighborLoader, NeighborLoader
 from torch_geometric.sampler import NegativeSampling
 
+from graphrec.data.leakage import hide_pairs
 from graphrec.data.sampler import make_neighbor_sampler
 from graphrec.data.schema import reverse_edge_type
 from graphrec.data.splits import LinkSplit, NodeSplit
@@ -56,26 +57,7 @@ class HideSupervision:
         self.edge_type = tuple(edge_type)
 
     def __call__(self, batch: HeteroData) -> HeteroData:
-        seeds = batch[self.edge_type].input_id
-        for et in {self.edge_type, reverse_edge_type(self.edge_type)}:
-            if et not in batch.edge_types or "pair_id" not in batch[et]:
-                continue
-            store = batch[et]
-            keep = ~torch.isin(store.pair_id, seeds)
-            if "num_sampled_edges" in store:
-                # Edges are listed hop by hop; the per-hop counts must follow the removal or
-                # layer trimming (graphrec.models.hops) would cut at the wrong places.
-                counts = torch.as_tensor(store.num_sampled_edges)
-                hop = torch.repeat_interleave(torch.arange(counts.numel()), counts)
-                store.num_sampled_edges = torch.bincount(
-                    hop[keep], minlength=counts.numel()).tolist()
-            for key in list(store.keys()):
-                value = store[key]
-                if key == "edge_index":
-                    store[key] = value[:, keep]
-                elif torch.is_tensor(value) and value.dim() > 0 and value.size(0) == keep.numel():
-                    store[key] = value[keep]
-        return batch
+        return hide_pairs(batch, self.edge_type, batch[self.edge_type].input_id)
 
 
 def seed_share(n: int, rank: int, world_size: int) -> torch.Tensor:

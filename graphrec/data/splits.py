@@ -5,13 +5,12 @@ it does not offer: temporal splits by ``edge_time``, several target types split 
 every task sees the same message-passing graphs, and per-source ranking negatives fixed by seed.
 
 Message passing follows OGB: the train and val graphs hold only train target edges; the test
-graph adds val target edges. A held-out edge never appears — in either direction, nor via its
-reverse type — in the graph of the split it is scored on.
+graph adds val target edges (graphrec.data.leakage applies the rule; this module records, per
+stored edge, the split and train pair it belongs to).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -200,27 +199,3 @@ def fixed_node_split(data: HeteroData, node_type: str) -> NodeSplit:
                          "each node must be in at most one of train/val/test")
     labelled = store.y >= 0
     return NodeSplit(node_type, *(torch.nonzero(m & labelled).squeeze(1) for m in masks))
-
-
-def message_passing_graph(data: HeteroData, links: list[LinkSplit], max_split: int) -> HeteroData:
-    """A shallow copy of ``data`` whose target edges keep only splits ``<= max_split``.
-
-    Tensors of non-target relations are shared with ``data``, not copied.
-    """
-    out = copy.copy(data)  # new stores, shared tensors
-    for ls in links:
-        et = ls.edge_type
-        for t, split, pair in ((et, ls.edge_split, ls.edge_pair),
-                               (reverse_edge_type(et), ls.rev_edge_split, ls.rev_edge_pair)):
-            if split is None:
-                continue
-            keep = split <= max_split
-            store = out[t]
-            store["pair_id"] = pair
-            for name in list(store.keys()):
-                value = store[name]
-                if name == "edge_index":
-                    store[name] = value[:, keep]
-                elif torch.is_tensor(value) and value.size(0) == keep.numel():
-                    store[name] = value[keep]
-    return out

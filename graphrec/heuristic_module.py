@@ -14,7 +14,9 @@ import torch
 
 from graphrec.data.schema import reverse_edge_type
 from graphrec.models.heuristics import HEURISTICS, HeuristicScorer
-from graphrec.module import EvaluatedModule, build_task
+from graphrec.module import EvaluatedModule
+from graphrec.tasks.base import build_task, task_class
+from graphrec.tasks.link import LinkTask
 from graphrec.tasks.link_eval import evaluate_link
 from graphrec.utils.errors import ConfigError
 
@@ -53,7 +55,7 @@ class HeuristicModule(EvaluatedModule):
                               f"{sorted(ALIASES)}")
         if relations not in RELATIONS:
             raise ConfigError(f"model.relations={relations}; choose one of {RELATIONS}")
-        nodes = [k for k, spec in tasks.items() if spec.get("kind") != "link"]
+        nodes = [k for k, spec in tasks.items() if not issubclass(task_class(k, spec), LinkTask)]
         if nodes:
             raise ConfigError(f"model=heuristic scores links only, but tasks {nodes} are not "
                               "link tasks; select link tasks only, e.g. task=[friend]")

@@ -9,37 +9,12 @@ import lightning as L
 import torch
 from torch import nn
 
-from graphrec.data.leakage import hide_pairs
-from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
 from graphrec.models.encoders import build_encoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
-from graphrec.tasks.link import LinkTask
-from graphrec.tasks.node import NodeClassificationTask
-from graphrec.tasks.subgraph import subgraph_loss
+from graphrec.tasks.base import build_task
 from graphrec.utils.errors import ConfigError
 
-TASK_KINDS = ("link", "node")
 LOSS_WEIGHTINGS = ("static", "uncertainty")
-
-
-def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
-               node_specs: Mapping) -> nn.Module:
-    """A task module from its plain config (``kind`` plus the task's own options)."""
-    spec = dict(spec)
-    kind = spec.pop("kind", None)
-    weight = spec.pop("loss_weight", 1.0)
-    if kind == "link":
-        et = as_edge_type(spec.pop("edge_type"))
-        symmetric = spec.pop("symmetric", False) or et in SYMMETRIC_EDGE_TYPES
-        return LinkTask(name, et, dim, decoder=decoder.get("name", "dot"),
-                        decoder_hidden=decoder.get("hidden", 64), loss_weight=weight,
-                        symmetric=symmetric, **spec)
-    if kind == "node":
-        nt = spec.pop("node_type")
-        num_classes = spec.pop("num_classes", None) or node_specs[nt]["num_classes"]
-        return NodeClassificationTask(name, nt, dim, num_classes, hidden=head.get("hidden", 64),
-                                      dropout=head.get("dropout", 0.1), loss_weight=weight, **spec)
-    raise ValueError(f"task '{name}' has kind={kind!r}; valid kinds: {TASK_KINDS}")
 
 
 class EvaluatedModule(L.LightningModule):
@@ -124,19 +99,11 @@ class GraphRecModule(EvaluatedModule):
         return self.encoder(graph)
 
     def _hide_supervision(self, graph, targets):
-        """Draws this step's supervision pairs and removes them from message passing.
-
-        Without it, a positive pair's own edge carries each end's embedding to the other, so
-        the model learns to detect edges it is shown instead of predicting unseen ones.
-        """
+        """Each task hides this step's supervision from a shallow copy of the graph."""
         graph, targets = copy.copy(graph), dict(targets)
         for name, task in self.tasks.items():
-            if task.kind != "link":
-                continue
-            pos = targets[name]["pos"]
-            sup = torch.rand(pos.size(1), device=pos.device) < self.supervision_ratio
-            targets[name] = {**targets[name], "pos": pos[:, sup]}
-            hide_pairs(graph, task.edge_type, torch.nonzero(sup).squeeze(1))
+            graph, targets[name] = task.hide_supervision(graph, targets[name],
+                                                         self.supervision_ratio)
         return graph, targets
 
     def training_step(self, batch, batch_idx):
@@ -170,7 +137,7 @@ class GraphRecModule(EvaluatedModule):
     def _subgraph_step(self, batch):
         losses = {}
         for name, task in self.tasks.items():
-            losses[name] = subgraph_loss(task, self.encoder(batch[name]), batch[name])
+            losses[name] = task.subgraph_loss(self.encoder(batch[name]), batch[name])
             self.log(f"train/{name}/loss", losses[name], batch_size=1)
         total = self.combine_losses(losses)
         self.log("train/loss", total, batch_size=1, prog_bar=True)

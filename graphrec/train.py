@@ -21,15 +21,10 @@ from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+# graphrec/configs is the top-level configs/ (a link in a checkout, files in a wheel).
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
 USER_ERRORS = (ConfigError, DataMissingError, SchemaError)
 register_resolvers()  # before any config is resolved, also when composed without the CLI
-
-
-def task_targets(tasks: dict) -> dict:
-    """What the datamodule must split for each task (its kind and target type)."""
-    keys = ("kind", "edge_type", "node_type", "symmetric")
-    return {name: {k: v for k, v in spec.items() if k in keys} for name, spec in tasks.items()}
 
 
 def build_datamodule(cfg_data, tasks: dict):
@@ -37,7 +32,9 @@ def build_datamodule(cfg_data, tasks: dict):
     if not tasks:
         raise ConfigError("no task selected; choose some, e.g. task=[friend,sentiment]")
     try:
-        return hydra.utils.instantiate(cfg_data, tasks=task_targets(tasks), _convert_="all")
+        # Tasks are given at call time: their _target_ names a task class for the datamodule
+        # to split with, not something Hydra should build.
+        return hydra.utils.instantiate(cfg_data, _partial_=True, _convert_="all")(tasks=tasks)
     except InstantiationException as e:
         cause = e.__cause__ or e
         if isinstance(cause, USER_ERRORS):

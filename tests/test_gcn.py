@@ -125,10 +125,8 @@ def test_gcn_trains_and_evaluates_under_the_neighbor_loader():
     module = GraphRecModule(dm.metadata, dm.node_specs, tasks,
                             {"_target_": "graphrec.models.encoders.GCNEncoder",
                              "hidden_channels": 8, "out_channels": 4})
-    from graphrec.tasks.subgraph import subgraph_loss
-
     batch = next(iter(dm.train_dataloader()))[0]["link"]
-    subgraph_loss(module.tasks["link"], module.encoder(batch), batch).backward()
+    module.tasks["link"].subgraph_loss(module.encoder(batch), batch).backward()
     assert module.encoder.gcn.convs[0].lin.weight.grad is not None
     val = dm.batches["val"]
     z = module.encoder.inference(val["graph"], val["neighborhoods"])

@@ -97,7 +97,8 @@ def test_train_subgraphs_come_from_the_train_graph_and_hide_their_own_positives(
 def test_without_hiding_the_positives_would_be_in_their_subgraph(dm):
     """The leakage check above can fail: PyG's loader itself keeps the seed edges."""
     nb = dm.minibatch
-    loader = nb.train_loader(dm.batches["train"]["graph"], {"friend": dm.splits["friend"]})
+    loader = nb.train_loader(dm.batches["train"]["graph"],
+                             {"friend": dm._by_task()["friend"]})
     loader = loader.iterables["friend"]
     loader.transform = None
     sub = _first_batches(loader, 1)[0]
@@ -172,7 +173,7 @@ def test_ranks_draw_disjoint_seed_shares_that_cover_every_seed(dm):
     nb = NeighborBatches(num_neighbors=[2], batch_size=64)
     seen = {name: [] for name in TASKS}
     for rank in range(2):
-        loaders = nb.train_loader(graph, dm.splits, rank=rank, world_size=2, seed=3).iterables
+        loaders = nb.train_loader(graph, dm._by_task(), rank=rank, world_size=2, seed=3).iterables
         for name, loader in loaders.items():
             ids = []
             for sub in loader:
@@ -191,7 +192,7 @@ def test_ranks_draw_disjoint_seed_shares_that_cover_every_seed(dm):
 
 def test_full_graph_rank_shares_renumber_pair_ids_consistently(dm):
     batch = dm.batches["train"]
-    shares = [full_graph_share(batch, dm.splits, r, 2) for r in range(2)]
+    shares = [full_graph_share(batch, dm._by_task(), r, 2) for r in range(2)]
     for name in LINKS:
         et = tuple(TASKS[name]["edge_type"])
         parts = [_pairs(s["targets"][name]["pos"]) for s in shares]

@@ -11,16 +11,9 @@ from torch_geometric.data import HeteroData
 
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
-from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
-from graphrec.data.splits import (
-    TRAIN,
-    VAL,
-    LinkSplit,
-    NodeSplit,
-    fixed_node_split,
-    split_links,
-    split_nodes,
-)
+from graphrec.data.schema import validate
+from graphrec.data.splits import TRAIN, VAL
+from graphrec.tasks.base import task_class, task_options
 from graphrec.text import featurize_graph, text_input_spec
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
@@ -38,8 +31,9 @@ class GraphDataModule(L.LightningDataModule):
 
     Args:
         source: a callable returning the ``HeteroData`` (e.g. the synthetic generator).
-        tasks: task name -> ``{"kind": "link", "edge_type": [...]}`` or
-            ``{"kind": "node", "node_type": ...}``.
+        tasks: task name -> its config: ``_target_`` (a :class:`graphrec.tasks.base.Task`
+            subclass, or the ``kind: link|node`` shorthand) and the task's options, e.g.
+            ``{"kind": "link", "edge_type": [...]}``; the task class splits it.
         val_ratio, test_ratio: held-out fractions per task.
         temporal: split by time (``edge_time`` / node ``time``) instead of at random.
         num_eval_negatives: corrupted targets ranked against each val/test positive.
@@ -74,13 +68,14 @@ class GraphDataModule(L.LightningDataModule):
                 "to less than 1"
             )
         self.source = source
-        self.tasks = {name: dict(spec) for name, spec in tasks.items()}
+        self.task_classes = {name: task_class(name, spec) for name, spec in tasks.items()}
+        self.tasks = {name: task_options(spec) for name, spec in tasks.items()}
         self.val_ratio, self.test_ratio, self.temporal = val_ratio, test_ratio, temporal
         self.num_eval_negatives = num_eval_negatives
         self.split_seed = split_seed
         self.text = text
         self.graph: HeteroData | None = None
-        self.splits: dict[str, LinkSplit | NodeSplit] = {}
+        self.splits: dict[str, object] = {}  # task name -> its task class's split
         self.batches: dict[str, dict] = {}
 
     @property
@@ -91,26 +86,14 @@ class GraphDataModule(L.LightningDataModule):
         """Stops before training when a task asks for something the data does not have."""
         seen = {}
         for name, spec in self.tasks.items():
-            if spec["kind"] == "link":
-                et = as_edge_type(spec["edge_type"])
-                if et not in graph.edge_types or graph[et].num_edges == 0:
-                    raise ConfigError(
-                        f"task '{name}' predicts {et} edges, but data '{self.source_name}' has "
-                        f"none (it has {graph.edge_types}); drop the task, e.g. "
-                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
-                        "that has this relation"
-                    )
-                target = et
-            else:
-                nt = spec["node_type"]
-                if nt not in graph.node_types or "y" not in graph[nt]:
-                    raise ConfigError(
-                        f"task '{name}' classifies '{nt}' nodes, but data '{self.source_name}' "
-                        f"has no labels {nt}.y; drop the task, e.g. "
-                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
-                        "with labels"
-                    )
-                target = nt
+            cls = self.task_classes[name]
+            problem = cls.check_servable(name, spec, graph)
+            if problem:
+                others = [t for t in self.tasks if t != name]
+                fix = (f"drop the task, e.g. task=[{','.join(others)}], or pick data that has it"
+                       if others else "pick a task this data serves, or data that serves it")
+                raise ConfigError(f"task '{name}' {problem} in data '{self.source_name}'; {fix}")
+            target = cls.target_of(spec)
             if target in seen:
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
             seen[target] = name
@@ -123,40 +106,19 @@ class GraphDataModule(L.LightningDataModule):
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
         for name, spec in self.tasks.items():
-            if spec["kind"] == "link":
-                et = as_edge_type(spec["edge_type"])
-                symmetric = et in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False))
-                official = getattr(self.source, "split_links", None)
-                if official is not None:  # the data comes with its own split (OGB)
-                    self.splits[name] = official(graph, et, symmetric=symmetric,
-                                                 num_negatives=self.num_eval_negatives,
-                                                 generator=g)
-                    continue
-                self.splits[name] = split_links(
-                    graph, et, self.val_ratio, self.test_ratio, self.temporal,
-                    symmetric=symmetric,
-                    num_negatives=self.num_eval_negatives, generator=g)
-            elif "train_mask" in graph[spec["node_type"]]:
-                # The source's own (official) split, e.g. a corpus's train/dev/test files.
-                self.splits[name] = fixed_node_split(graph, spec["node_type"])
-            else:
-                self.splits[name] = split_nodes(graph, spec["node_type"], self.val_ratio,
-                                                self.test_ratio, self.temporal, g)
-        links = [s for s in self.splits.values() if isinstance(s, LinkSplit)]
-        train_graph = message_passing_graph(graph, links, TRAIN)
+            self.splits[name] = self.task_classes[name].make_split(
+                graph, spec, source=self.source, val_ratio=self.val_ratio,
+                test_ratio=self.test_ratio, temporal=self.temporal,
+                num_negatives=self.num_eval_negatives, generator=g)
+        # The leakage rule: every task's held-out edges leave the message-passing graphs.
+        held_out = [ls for name, s in self.splits.items()
+                    for ls in self.task_classes[name].held_out(s)]
+        train_graph = message_passing_graph(graph, held_out, TRAIN)
         graphs = {"train": train_graph, "val": train_graph,
-                  "test": message_passing_graph(graph, links, VAL)}
+                  "test": message_passing_graph(graph, held_out, VAL)}
         for split in SPLITS:
-            targets = {}
-            for name, s in self.splits.items():
-                if isinstance(s, LinkSplit):
-                    targets[name] = {"pos": s.pairs(split)}
-                    if split != "train":
-                        targets[name]["neg"] = s.negatives(split)
-                        if hasattr(s, "official_targets"):  # e.g. OGB's shared negatives
-                            targets[name].update(s.official_targets(split))
-                else:
-                    targets[name] = {"index": getattr(s, split)}
+            targets = {name: self.task_classes[name].split_targets(s, split)
+                       for name, s in self.splits.items()}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
             if self.minibatch is not None and split != "train":
                 self.batches[split]["neighborhoods"] = self.minibatch.neighborhoods(graphs[split])
@@ -189,6 +151,9 @@ class GraphDataModule(L.LightningDataModule):
     def split_fingerprint(self) -> str:
         return fingerprint(self.splits)
 
+    def _by_task(self) -> dict:
+        return {name: (self.task_classes[name], s) for name, s in self.splits.items()}
+
     def _loader(self, split: str) -> DataLoader:
         return DataLoader([self.batches[split]], batch_size=None, collate_fn=_identity)
 
@@ -199,10 +164,10 @@ class GraphDataModule(L.LightningDataModule):
     def train_dataloader(self):
         rank, world_size = self._rank()
         if self.minibatch is not None:
-            return self.minibatch.train_loader(self.batches["train"]["graph"], self.splits,
+            return self.minibatch.train_loader(self.batches["train"]["graph"], self._by_task(),
                                                rank, world_size, torch.initial_seed() % 2**31)
         if world_size > 1:  # each rank supervises on its own share of the train targets
-            batch = full_graph_share(self.batches["train"], self.splits, rank, world_size)
+            batch = full_graph_share(self.batches["train"], self._by_task(), rank, world_size)
             return DataLoader([batch], batch_size=None, collate_fn=_identity)
         return self._loader("train")
 

@@ -22,17 +22,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DistributedSampler
 from torch_geometric.data import HeteroData
-from torch_geometric.loader import LinkNeighborLoader, NeighborLoader
-from torch_geometric.sampler import NegativeSampling
+from torch_geometric.loader import NeighborLoader
 
 from graphrec.data.leakage import hide_pairs
 from graphrec.data.sampler import make_neighbor_sampler
-from graphrec.data.schema import reverse_edge_type
-from graphrec.data.splits import LinkSplit, NodeSplit
 
 
 def structure_of(graph: HeteroData) -> HeteroData:
@@ -58,11 +54,6 @@ class HideSupervision:
 
     def __call__(self, batch: HeteroData) -> HeteroData:
         return hide_pairs(batch, self.edge_type, batch[self.edge_type].input_id)
-
-
-def seed_share(n: int, rank: int, world_size: int) -> torch.Tensor:
-    """Indices of the ``n`` seeds this rank trains on in a full-graph step: disjoint strides."""
-    return torch.arange(rank, n, world_size)
 
 
 class NeighborBatches:
@@ -95,7 +86,12 @@ class NeighborBatches:
                                                                 self.num_neighbors))
         return self._samplers[key][1]
 
-    def _loader_kwargs(self, n: int, rank: int, world_size: int, seed: int) -> dict:
+    def sampler(self, graph: HeteroData):
+        """The neighbour sampler of ``graph`` (one CSC conversion, shared by its loaders)."""
+        return self._sampler(graph)
+
+    def loader_kwargs(self, n: int, rank: int = 0, world_size: int = 1, seed: int = 0) -> dict:
+        """DataLoader options for ``n`` seeds: batch size, workers, shuffling (DDP-aware)."""
         kwargs = {"batch_size": self.batch_size, "num_workers": self.num_workers,
                   "persistent_workers": self.num_workers > 0}
         if world_size > 1:
@@ -107,25 +103,19 @@ class NeighborBatches:
             kwargs["shuffle"] = True
         return kwargs
 
-    def train_loader(self, graph: HeteroData, splits: Mapping[str, LinkSplit | NodeSplit],
+    def train_loader(self, graph: HeteroData, tasks: Mapping[str, tuple],
                      rank: int = 0, world_size: int = 1, seed: int = 0) -> CombinedLoader:
-        """One loader per task over ``graph`` (the train message-passing graph), zipped."""
-        sampler = self._sampler(graph)
+        """One loader per task over ``graph`` (the train message-passing graph), zipped.
+
+        Args:
+            graph: the train message-passing graph.
+            tasks: task name -> ``(task class, its split)``; each class builds its loader.
+        """
         loaders = {}
-        for name, split in splits.items():
-            if isinstance(split, LinkSplit):
-                pairs = split.train
-                loaders[name] = LinkNeighborLoader(
-                    graph, self.num_neighbors, neighbor_sampler=sampler,
-                    edge_label_index=(split.edge_type, pairs),
-                    neg_sampling=NegativeSampling("binary", self.neg_sampling_ratio),
-                    transform=HideSupervision(split.edge_type),
-                    **self._loader_kwargs(pairs.size(1), rank, world_size, seed))
-            else:
-                loaders[name] = NeighborLoader(
-                    graph, self.num_neighbors, neighbor_sampler=sampler,
-                    input_nodes=(split.node_type, split.train),
-                    **self._loader_kwargs(split.train.numel(), rank, world_size, seed))
+        for name, (cls, split) in tasks.items():
+            n = split.train.size(-1)
+            loaders[name] = cls.train_loader(split, graph, self,
+                                             self.loader_kwargs(n, rank, world_size, seed))
         # An epoch runs until every task has seen all its seeds; shorter ones cycle.
         return CombinedLoader(loaders, mode="max_size_cycle")
 
@@ -163,30 +153,15 @@ class FullNeighborhoods:
                               input_nodes=node_type, batch_size=self.chunk)
 
 
-def full_graph_share(batch: dict, splits: Mapping[str, LinkSplit | NodeSplit], rank: int,
+def full_graph_share(batch: dict, tasks: Mapping[str, tuple], rank: int,
                      world_size: int) -> dict:
     """The full-graph train batch with this rank's share of supervision targets.
 
-    Every rank passes messages over the whole train graph; only the supervised pairs and
-    nodes are split. Target edges keep their ``pair_id`` only if their pair is in this
-    rank's share (renumbered to index the share), so the module's per-step hiding draws
-    from and hides this rank's pairs; the other ranks' pairs always carry messages here.
+    Args:
+        batch: the train batch (``graph``, ``targets``).
+        tasks: task name -> ``(task class, its split)``; each class takes its share.
     """
     graph, targets = copy.copy(batch["graph"]), dict(batch["targets"])
-    for name, split in splits.items():
-        if isinstance(split, NodeSplit):
-            index = targets[name]["index"]
-            targets[name] = {**targets[name], "index": index[seed_share(index.numel(), rank,
-                                                                         world_size)]}
-            continue
-        pos = targets[name]["pos"]
-        share = seed_share(pos.size(1), rank, world_size)
-        targets[name] = {**targets[name], "pos": pos[:, share]}
-        renumber = torch.full((pos.size(1) + 1,), -1, dtype=torch.long)
-        renumber[share] = torch.arange(share.numel())
-        for et in {split.edge_type, reverse_edge_type(split.edge_type)}:
-            if et in graph.edge_types and "pair_id" in graph[et]:
-                pid = graph[et].pair_id
-                # Index -1 (held-out edge) reads the last slot, which stays -1.
-                graph[et]["pair_id"] = renumber[pid]
+    for name, (cls, split) in tasks.items():
+        targets[name], graph = cls.share(targets[name], graph, split, rank, world_size)
     return {**batch, "graph": graph, "targets": targets}

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch_geometric.loader import LinkNeighborLoader
+from torch_geometric.sampler import NegativeSampling
 
-from graphrec.data.schema import as_edge_type
+from graphrec.data.leakage import hide_pairs, target_edge_types
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
+from graphrec.data.splits import split_links
 from graphrec.models.decoders import build_decoder, pairwise_scores
+from graphrec.tasks.base import Task
 from graphrec.tasks.link_eval import DEFAULT_DEGREE_BUCKETS, check_buckets, evaluate_link
 
 
-class LinkTask(nn.Module):
+class LinkTask(Task):
     """Scores ``edge_type`` pairs; trains on uniform corrupted targets drawn fresh each step.
 
     Args:
@@ -57,6 +63,104 @@ class LinkTask(nn.Module):
         self.eval_options = {"symmetric": symmetric, "chunk": eval_chunk,
                              "degree_buckets": check_buckets(degree_buckets), "ks": list(ks),
                              "ranking_chunk": ranking_chunk}
+
+    # -- data side -------------------------------------------------------------------------
+    @classmethod
+    def target_of(cls, spec: Mapping):
+        return as_edge_type(spec["edge_type"])
+
+    @classmethod
+    def is_symmetric(cls, spec: Mapping) -> bool:
+        """Unordered pairs: the relation is symmetric in the schema, or the task says so."""
+        return cls.target_of(spec) in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False))
+
+    @classmethod
+    def check_servable(cls, name: str, spec: Mapping, graph) -> str | None:
+        et = cls.target_of(spec)
+        if et not in graph.edge_types or graph[et].num_edges == 0:
+            return f"predicts {et} edges, but the data has none (it has {graph.edge_types})"
+        return None
+
+    @classmethod
+    def make_split(cls, graph, spec: Mapping, *, source, val_ratio: float, test_ratio: float,
+                   temporal: bool, num_negatives: int, generator: torch.Generator):
+        et, symmetric = cls.target_of(spec), cls.is_symmetric(spec)
+        official = getattr(source, "split_links", None)
+        if official is not None:  # the data comes with its own split (OGB)
+            return official(graph, et, symmetric=symmetric, num_negatives=num_negatives,
+                            generator=generator)
+        return split_links(graph, et, val_ratio, test_ratio, temporal, symmetric=symmetric,
+                           num_negatives=num_negatives, generator=generator)
+
+    @classmethod
+    def split_targets(cls, split, which: str) -> dict:
+        targets = {"pos": split.pairs(which)}
+        if which != "train":
+            targets["neg"] = split.negatives(which)
+            if hasattr(split, "official_targets"):  # e.g. OGB's shared negatives
+                targets.update(split.official_targets(which))
+        return targets
+
+    @classmethod
+    def held_out(cls, split) -> list:
+        return [split]
+
+    @classmethod
+    def train_loader(cls, split, graph, batches, loader_kwargs: dict):
+        # Imported here: the mini-batch module builds loaders for every task kind.
+        from graphrec.data.minibatch import HideSupervision
+
+        return LinkNeighborLoader(
+            graph, batches.num_neighbors, neighbor_sampler=batches.sampler(graph),
+            edge_label_index=(split.edge_type, split.train),
+            neg_sampling=NegativeSampling("binary", batches.neg_sampling_ratio),
+            transform=HideSupervision(split.edge_type), **loader_kwargs)
+
+    @classmethod
+    def share(cls, targets: dict, graph, split, rank: int, world_size: int):
+        """Every rank passes messages over the whole train graph and supervises its stride of
+        the pairs. Target edges keep their ``pair_id`` only if their pair is in this rank's
+        share (renumbered to index it), so per-step hiding draws from and hides this rank's
+        pairs; the other ranks' pairs always carry messages here."""
+        pos = targets["pos"]
+        share = torch.arange(rank, pos.size(1), world_size)
+        renumber = torch.full((pos.size(1) + 1,), -1, dtype=torch.long)
+        renumber[share] = torch.arange(share.numel())
+        for et in target_edge_types(graph, split.edge_type):
+            if "pair_id" in graph[et]:
+                # Index -1 (held-out edge) reads the last slot, which stays -1.
+                graph[et]["pair_id"] = renumber[graph[et].pair_id]
+        return {**targets, "pos": pos[:, share]}, graph
+
+    # -- model side ------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
+                    node_specs: Mapping) -> LinkTask:
+        spec = dict(spec)
+        symmetric = cls.is_symmetric(spec)
+        spec.pop("symmetric", None)
+        return cls(name, spec.pop("edge_type"), dim, decoder=decoder.get("name", "dot"),
+                   decoder_hidden=decoder.get("hidden", 64), symmetric=symmetric, **spec)
+
+    def hide_supervision(self, graph, target: dict, ratio: float):
+        """Draws this step's supervision pairs and removes them from message passing.
+
+        Without it, a positive pair's own edge carries each end's embedding to the other, so
+        the model learns to detect edges it is shown instead of predicting unseen ones.
+        """
+        pos = target["pos"]
+        sup = torch.rand(pos.size(1), device=pos.device) < ratio
+        hide_pairs(graph, self.edge_type, torch.nonzero(sup).squeeze(1))
+        return graph, {**target, "pos": pos[:, sup]}
+
+    def subgraph_loss(self, z: dict, batch) -> torch.Tensor:
+        """BCE on the loader's ``edge_label_index`` (the seed positives and the loader's
+        uniform negatives, labels in ``edge_label``) instead of negatives drawn among the
+        subgraph's nodes, which would be neighbours of the seeds rather than uniform targets."""
+        store = batch[self.edge_type]
+        index = store.edge_label_index
+        out = self.score(z, index[0], index[1])
+        return F.binary_cross_entropy_with_logits(out, store.edge_label.to(out.dtype))
 
     def score(self, z: dict, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Scores of pairs: ``src [...]`` source ids, ``dst [...]`` target ids (broadcast)."""

@@ -1,0 +1,178 @@
+"""The datamodule: build the graph, check it can serve the tasks, split it, serve batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import HeteroData
+
+from graphrec.data.leakage import message_passing_graph
+from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.schema import validate
+from graphrec.data.splits import TRAIN, VAL
+from graphrec.tasks.base import task_class, task_options
+from graphrec.text import featurize_graph, text_input_spec
+from graphrec.utils.errors import ConfigError
+from graphrec.utils.provenance import fingerprint
+
+SPLITS = ("train", "val", "test")
+LOADERS = ("full", "neighbor")
+
+
+def _identity(batch):
+    return batch
+
+
+class GraphDataModule(L.LightningDataModule):
+    """Full-graph training: one batch per epoch holding the split's message-passing graph.
+
+    Args:
+        source: a callable returning the ``HeteroData`` (e.g. the synthetic generator).
+        tasks: task name -> its config: ``_target_`` (a :class:`graphrec.tasks.base.Task`
+            subclass, or the ``kind: link|node`` shorthand) and the task's options, e.g.
+            ``{"kind": "link", "edge_type": [...]}``; the task class splits it.
+        val_ratio, test_ratio: held-out fractions per task.
+        temporal: split by time (``edge_time`` / node ``time``) instead of at random.
+        num_eval_negatives: corrupted targets ranked against each val/test positive.
+        split_seed: seed of the split and of the evaluation negatives.
+        text: node type -> text featurizer config (:mod:`graphrec.text`) for node types whose
+            source provides raw ``text``; unlisted ones get ``hashed_bow``.
+        loader: ``full`` (one full-graph step per epoch) or ``neighbor`` (mini-batches of
+            sampled subgraphs, layer-wise evaluation; see :mod:`graphrec.data.minibatch`).
+        neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
+    """
+
+    def __init__(
+        self,
+        source: Callable[[], HeteroData],
+        tasks: Mapping[str, Mapping],
+        val_ratio: float = 0.1,
+        test_ratio: float = 0.1,
+        temporal: bool = False,
+        num_eval_negatives: int = 100,
+        split_seed: int = 0,
+        text: Mapping[str, Mapping] | None = None,
+        loader: str = "full",
+        neighbor: Mapping | None = None,
+    ):
+        super().__init__()
+        if loader not in LOADERS:
+            raise ConfigError(f"data.loader={loader!r}; choose one of {LOADERS}")
+        self.minibatch = NeighborBatches(**(neighbor or {})) if loader == "neighbor" else None
+        if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
+            raise ConfigError(
+                f"val_ratio={val_ratio}, test_ratio={test_ratio}: both must be in (0, 1) and sum "
+                "to less than 1"
+            )
+        self.source = source
+        self.task_classes = {name: task_class(name, spec) for name, spec in tasks.items()}
+        self.tasks = {name: task_options(spec) for name, spec in tasks.items()}
+        self.val_ratio, self.test_ratio, self.temporal = val_ratio, test_ratio, temporal
+        self.num_eval_negatives = num_eval_negatives
+        self.split_seed = split_seed
+        self.text = text
+        self.graph: HeteroData | None = None
+        self.splits: dict[str, object] = {}  # task name -> its task class's split
+        self.batches: dict[str, dict] = {}
+
+    @property
+    def source_name(self) -> str:
+        return getattr(self.source, "name", type(self.source).__name__)
+
+    def _check_servable(self, graph: HeteroData) -> None:
+        """Stops before training when a task asks for something the data does not have."""
+        seen = {}
+        for name, spec in self.tasks.items():
+            cls = self.task_classes[name]
+            problem = cls.check_servable(name, spec, graph)
+            if problem:
+                others = [t for t in self.tasks if t != name]
+                fix = (f"drop the task, e.g. task=[{','.join(others)}], or pick data that has it"
+                       if others else "pick a task this data serves, or data that serves it")
+                raise ConfigError(f"task '{name}' {problem} in data '{self.source_name}'; {fix}")
+            target = cls.target_of(spec)
+            if target in seen:
+                raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
+            seen[target] = name
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.graph is not None:
+            return
+        graph = featurize_graph(self.source(), self.text)
+        validate(graph, strict=False)
+        self._check_servable(graph)
+        g = torch.Generator().manual_seed(self.split_seed)
+        for name, spec in self.tasks.items():
+            self.splits[name] = self.task_classes[name].make_split(
+                graph, spec, source=self.source, val_ratio=self.val_ratio,
+                test_ratio=self.test_ratio, temporal=self.temporal,
+                num_negatives=self.num_eval_negatives, generator=g)
+        # The leakage rule: every task's held-out edges leave the message-passing graphs.
+        held_out = [ls for name, s in self.splits.items()
+                    for ls in self.task_classes[name].held_out(s)]
+        train_graph = message_passing_graph(graph, held_out, TRAIN)
+        graphs = {"train": train_graph, "val": train_graph,
+                  "test": message_passing_graph(graph, held_out, VAL)}
+        for split in SPLITS:
+            targets = {name: self.task_classes[name].split_targets(s, split)
+                       for name, s in self.splits.items()}
+            self.batches[split] = {"graph": graphs[split], "targets": targets}
+            if self.minibatch is not None and split != "train":
+                self.batches[split]["neighborhoods"] = self.minibatch.neighborhoods(graphs[split])
+        self.graph = graph
+
+    # What the model needs to know about its inputs.
+    @property
+    def metadata(self) -> tuple[list[str], list[tuple[str, str, str]]]:
+        return self.graph.metadata()
+
+    @property
+    def node_specs(self) -> dict[str, dict]:
+        specs = {}
+        for nt in self.graph.node_types:
+            store = self.graph[nt]
+            specs[nt] = {
+                "num_nodes": int(store.num_nodes),
+                "x_dim": int(store.x.size(1)) if "x" in store else 0,
+                "text_buckets": int(store.num_buckets) if "tokens" in store else 0,
+                "text": text_input_spec(store),
+                "num_classes": int(store.y.max()) + 1 if "y" in store else 0,
+            }
+        return specs
+
+    @property
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.graph)
+
+    @property
+    def split_fingerprint(self) -> str:
+        return fingerprint(self.splits)
+
+    def _by_task(self) -> dict:
+        return {name: (self.task_classes[name], s) for name, s in self.splits.items()}
+
+    def _loader(self, split: str) -> DataLoader:
+        return DataLoader([self.batches[split]], batch_size=None, collate_fn=_identity)
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self):
+        rank, world_size = self._rank()
+        if self.minibatch is not None:
+            return self.minibatch.train_loader(self.batches["train"]["graph"], self._by_task(),
+                                               rank, world_size, torch.initial_seed() % 2**31)
+        if world_size > 1:  # each rank supervises on its own share of the train targets
+            batch = full_graph_share(self.batches["train"], self._by_task(), rank, world_size)
+            return DataLoader([batch], batch_size=None, collate_fn=_identity)
+        return self._loader("train")
+
+    def val_dataloader(self):
+        return self._loader("val")
+
+    def test_dataloader(self):
+        return self._loader("test")

@@ -1,0 +1,90 @@
+"""The leakage rule, in one place, for every path that hides edges.
+
+The rule: a pair that is scored never appears in the message-passing graph it is scored on —
+in neither direction, nor as its reverse-type copy. It covers val/test targets (OGB's
+protocol: the train and val graphs hold train targets only, the test graph adds val
+targets) and the train pairs that supervise a step (hidden from that step's graph, or the
+model learns to detect edges it is shown instead of predicting unseen ones).
+
+Target edges in a message-passing graph carry ``pair_id``: the index of their pair in the
+task's train pairs, ``-1`` for edges that are no train target. Both directions of a
+symmetric pair and its reverse-type copy share the id, so hiding a pair by id hides all its
+copies. The full-graph step, the mini-batch loader transform and the DDP share all go through
+:func:`hide_pairs`; the split graphs through :func:`message_passing_graph`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch_geometric.data import HeteroData
+
+from graphrec.data.schema import EdgeType, reverse_edge_type
+
+
+def target_edge_types(graph: HeteroData, edge_type: EdgeType) -> list[EdgeType]:
+    """The stored relations that hold copies of ``edge_type``'s pairs (itself, its reverse)."""
+    return [et for et in dict.fromkeys([tuple(edge_type), reverse_edge_type(edge_type)])
+            if et in graph.edge_types]
+
+
+def keep_edges(store, keep: torch.Tensor) -> None:
+    """Keeps the edges of ``store`` where ``keep`` (``[E]`` bool), with every per-edge tensor.
+
+    A sampled batch lists its edges hop by hop; its per-hop counts follow the removal, or
+    layer trimming (graphrec.models.hops) would cut at the wrong places.
+    """
+    if "num_sampled_edges" in store:
+        counts = torch.as_tensor(store.num_sampled_edges)
+        hop = torch.repeat_interleave(torch.arange(counts.numel()), counts)
+        store.num_sampled_edges = torch.bincount(hop[keep.cpu()],
+                                                 minlength=counts.numel()).tolist()
+    num_edges = keep.numel()
+    for key in list(store.keys()):
+        value = store[key]
+        if key == "edge_index":
+            store[key] = value[:, keep]
+        elif key != "num_sampled_edges" and torch.is_tensor(value) and value.dim() > 0 \
+                and value.size(0) == num_edges:
+            store[key] = value[keep]
+
+
+def hide_pairs(graph: HeteroData, edge_type: EdgeType, hidden: torch.Tensor) -> HeteroData:
+    """Removes, in place, every copy of the train pairs ``hidden`` from ``graph``.
+
+    Args:
+        graph: a message-passing graph (or a sampled batch of one) with ``pair_id`` on the
+            task's target edges.
+        edge_type: the task's relation.
+        hidden: ``[H]`` pair ids (indices into the task's train pairs) to hide.
+    """
+    for et in target_edge_types(graph, edge_type):
+        store = graph[et]
+        if "pair_id" not in store:
+            continue
+        keep_edges(store, ~torch.isin(store.pair_id, hidden))
+    return graph
+
+
+def message_passing_graph(data: HeteroData, links: list, max_split: int) -> HeteroData:
+    """A shallow copy of ``data`` whose target edges keep only splits ``<= max_split``.
+
+    Args:
+        data: the full graph.
+        links: the :class:`graphrec.data.splits.LinkSplit` of every link task.
+        max_split: ``TRAIN`` (the train and val graphs) or ``VAL`` (the test graph).
+
+    Tensors of non-target relations are shared with ``data``, not copied.
+    """
+    out = copy.copy(data)  # new stores, shared tensors
+    for ls in links:
+        et = ls.edge_type
+        for t, split, pair in ((et, ls.edge_split, ls.edge_pair),
+                               (reverse_edge_type(et), ls.rev_edge_split, ls.rev_edge_pair)):
+            if split is None:
+                continue
+            store = out[t]
+            store["pair_id"] = pair
+            keep_edges(store, split <= max_split)
+    return out

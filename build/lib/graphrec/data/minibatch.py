@@ -1,0 +1,167 @@
+"""Mini-batch training and batched inference through PyG's neighbor loaders.
+
+Training: every link task draws its seed pairs through PyG's ``LinkNeighborLoader`` (with its
+binary negative sampling), the node task through ``NeighborLoader``, and Lightning's
+``CombinedLoader`` zips them so that one step sees one sampled subgraph per task. Sampling
+uses :func:`graphrec.data.sampler.make_neighbor_sampler`: the compiled pyg-lib/torch-sparse
+kernel where installed, the pure-torch sampler otherwise.
+
+Leakage follows the full-graph path: loaders sample only from the split's message-passing
+graph (train target edges only), and each link batch's positive pairs are removed from that
+batch's subgraph — both directions, and their reverse-type copies — so a pair never carries
+its own endpoints to each other (PyG's loaders keep them, as they expect a pre-split
+``disjoint_train_ratio``; hiding per batch lets every train pair supervise once per epoch).
+
+Evaluation embeds every node layer by layer (as PyG's ``BasicGNN.inference`` does): each layer
+is applied to the full 1-hop in-neighborhood of a chunk of nodes, so the result equals the
+full-graph forward pass exactly while memory is bounded by the chunk, not the graph.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DistributedSampler
+from torch_geometric.data import HeteroData
+from torch_geometric.loader import NeighborLoader
+
+from graphrec.data.leakage import hide_pairs
+from graphrec.data.sampler import make_neighbor_sampler
+
+
+def structure_of(graph: HeteroData) -> HeteroData:
+    """The graph's edges and node counts only, so inference loaders copy no features."""
+    out = HeteroData()
+    for nt in graph.node_types:
+        out[nt].num_nodes = graph[nt].num_nodes
+    for et in graph.edge_types:
+        out[et].edge_index = graph[et].edge_index
+    return out
+
+
+class HideSupervision:
+    """``LinkNeighborLoader`` transform: drops the batch's positive pairs from its subgraph.
+
+    The loader is given ``edge_label_index = split.train``, so a seed's ``input_id`` is its
+    pair id, and the message-passing graph tags each target edge (either direction, and its
+    reverse-type copy) with the same ``pair_id``.
+    """
+
+    def __init__(self, edge_type):
+        self.edge_type = tuple(edge_type)
+
+    def __call__(self, batch: HeteroData) -> HeteroData:
+        return hide_pairs(batch, self.edge_type, batch[self.edge_type].input_id)
+
+
+class NeighborBatches:
+    """Builds the mini-batch training loaders and the layer-wise inference inputs of one
+    datamodule.
+
+    Args:
+        num_neighbors: fan-out per hop (every edge type), e.g. ``[15, 10]``.
+        batch_size: seed pairs (link tasks) or seed nodes (node tasks) per batch.
+        neg_sampling_ratio: random negative pairs per positive (PyG's binary negative
+            sampling: uniform sources and targets).
+        eval_batch_size: nodes per chunk of layer-wise inference.
+        num_workers: DataLoader worker processes (0: sample in the training process).
+    """
+
+    def __init__(self, num_neighbors=(15, 10), batch_size: int = 1024,
+                 neg_sampling_ratio: float = 1.0, eval_batch_size: int = 4096,
+                 num_workers: int = 0):
+        self.num_neighbors = [int(k) for k in num_neighbors]
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.neg_sampling_ratio = neg_sampling_ratio
+        self.num_workers = num_workers
+        self._samplers: dict[int, object] = {}
+
+    def _sampler(self, graph: HeteroData):
+        # One CSC conversion per message-passing graph, shared by all its loaders.
+        key = id(graph)
+        if key not in self._samplers:
+            self._samplers[key] = (graph, make_neighbor_sampler(structure_of(graph),
+                                                                self.num_neighbors))
+        return self._samplers[key][1]
+
+    def sampler(self, graph: HeteroData):
+        """The neighbour sampler of ``graph`` (one CSC conversion, shared by its loaders)."""
+        return self._sampler(graph)
+
+    def loader_kwargs(self, n: int, rank: int = 0, world_size: int = 1, seed: int = 0) -> dict:
+        """DataLoader options for ``n`` seeds: batch size, workers, shuffling (DDP-aware)."""
+        kwargs = {"batch_size": self.batch_size, "num_workers": self.num_workers,
+                  "persistent_workers": self.num_workers > 0}
+        if world_size > 1:
+            # Each rank draws its own share of seeds; Lightning must not swap this sampler
+            # (trainer.use_distributed_sampler=false in trainer=ddp).
+            kwargs["sampler"] = DistributedSampler(range(n), num_replicas=world_size, rank=rank,
+                                                   shuffle=True, seed=seed)
+        else:
+            kwargs["shuffle"] = True
+        return kwargs
+
+    def train_loader(self, graph: HeteroData, tasks: Mapping[str, tuple],
+                     rank: int = 0, world_size: int = 1, seed: int = 0) -> CombinedLoader:
+        """One loader per task over ``graph`` (the train message-passing graph), zipped.
+
+        Args:
+            graph: the train message-passing graph.
+            tasks: task name -> ``(task class, its split)``; each class builds its loader.
+        """
+        loaders = {}
+        for name, (cls, split) in tasks.items():
+            n = split.train.size(-1)
+            loaders[name] = cls.train_loader(split, graph, self,
+                                             self.loader_kwargs(n, rank, world_size, seed))
+        # An epoch runs until every task has seen all its seeds; shorter ones cycle.
+        return CombinedLoader(loaders, mode="max_size_cycle")
+
+    def neighborhoods(self, graph: HeteroData) -> FullNeighborhoods:
+        """What layer-wise evaluation of ``graph`` reads (see :class:`FullNeighborhoods`)."""
+        return FullNeighborhoods(graph, self, self.eval_batch_size)
+
+
+class FullNeighborhoods:
+    """Chunks of one split's nodes, each with all of its in-neighbours: the input of the
+    encoders' layer-wise ``inference`` (PyG's ``BasicGNN.inference`` takes such a loader).
+
+    Data only: it says which nodes and edges a layer reads; the model computes
+    (``encoder.inference(graph, neighborhoods)``).
+
+    Args:
+        graph: the split's message-passing graph.
+        batches: the datamodule's :class:`NeighborBatches` (its sampler of ``graph``).
+        chunk: nodes per chunk; memory of one layer step is bounded by a chunk's neighbourhood.
+    """
+
+    def __init__(self, graph: HeteroData, batches: NeighborBatches, chunk: int):
+        self.graph, self.batches, self.chunk = graph, batches, chunk
+        self._structure = None
+
+    def of(self, node_type: str):
+        """The ``node_type`` nodes in chunks of ``chunk``, in order: 1-hop subgraphs whose
+        first ``batch_size`` ``node_type`` rows are the chunk's nodes."""
+        if self._structure is None:
+            self._structure = structure_of(self.graph)
+        # The split's sampler with one hop that takes every in-neighbour.
+        sampler = copy.copy(self.batches._sampler(self.graph))
+        sampler.num_neighbors = [-1]
+        return NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
+                              input_nodes=node_type, batch_size=self.chunk)
+
+
+def full_graph_share(batch: dict, tasks: Mapping[str, tuple], rank: int,
+                     world_size: int) -> dict:
+    """The full-graph train batch with this rank's share of supervision targets.
+
+    Args:
+        batch: the train batch (``graph``, ``targets``).
+        tasks: task name -> ``(task class, its split)``; each class takes its share.
+    """
+    graph, targets = copy.copy(batch["graph"]), dict(batch["targets"])
+    for name, (cls, split) in tasks.items():
+        targets[name], graph = cls.share(targets[name], graph, split, rank, world_size)
+    return {**batch, "graph": graph, "targets": targets}

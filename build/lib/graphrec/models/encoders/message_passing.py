@@ -1,0 +1,128 @@
+"""Heterogeneous message passing: GraphSAGE, GAT and HGT, one class each over a shared loop.
+
+Every family runs node inputs, ``num_layers`` rounds of message passing with a residual and a
+LayerNorm, then a projection per node type; a family only says how to build one layer
+(``make_conv``), as PyG's ``BasicGNN`` subclasses do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
+
+from graphrec.models.encoders.base import Encoder, node_inputs
+from graphrec.models.hops import SampledHops, trimmed_layer
+
+
+class MessagePassingEncoder(Encoder):
+    """Inputs, ``num_layers`` rounds of message passing with residuals, projection.
+
+    Args:
+        metadata: ``(node_types, edge_types)`` of the graph.
+        node_specs: per node type ``{"num_nodes", "x_dim", "text_buckets", "text"}``.
+        hidden_channels, out_channels: widths.
+        num_layers: message-passing rounds.
+        heads: attention heads (GAT, HGT).
+        dropout: on hidden activations.
+        id_embedding: learnable ID vectors: ``True`` for every node type, or a list of types.
+    """
+
+    # Whether one layer takes (sources, destination prefix) per relation: PyG's bipartite
+    # convolutions do, so a sampled batch computes each layer only where a later one reads it.
+    bipartite = True
+
+    def __init__(self, metadata, node_specs: Mapping[str, Mapping], hidden_channels: int = 64,
+                 out_channels: int = 64, num_layers: int = 2, heads: int = 2,
+                 dropout: float = 0.1, id_embedding: bool | list[str] = False):
+        super().__init__(metadata)
+        self.out_channels = out_channels
+        self.inputs = node_inputs(self.node_types, node_specs, hidden_channels, id_embedding)
+        self.layers = nn.ModuleList(self.make_conv(hidden_channels, heads)
+                                    for _ in range(num_layers))
+        self.norms = nn.ModuleList(
+            nn.ModuleDict({nt: nn.LayerNorm(hidden_channels) for nt in self.node_types})
+            for _ in range(num_layers))
+        self.out = nn.ModuleDict({nt: nn.Linear(hidden_channels, out_channels)
+                                  for nt in self.node_types})
+        self.dropout = nn.Dropout(dropout)
+
+    def make_conv(self, hidden: int, heads: int) -> nn.Module:
+        """One message-passing layer over ``self.metadata``: ``(x_dict, edge_index_dict) ->
+        h_dict`` (node types that receive no messages may be missing from ``h_dict``)."""
+        raise NotImplementedError
+
+    def _update(self, x: torch.Tensor, h: torch.Tensor | None, norm) -> torch.Tensor:
+        # Residual: node types that receive no messages keep their state.
+        return x if h is None else x + self.dropout(torch.relu(norm(h)))
+
+    def forward(self, graph) -> dict[str, torch.Tensor]:
+        """Embeds every node of ``graph`` (a ``HeteroData``). Returns ``{type: [N_t, out]}``.
+
+        For a neighbor-sampled batch that reaches ``num_layers`` hops, only the leading rows
+        whose output does not need deeper hops come back: the seeds (hop 0) when the fan-out
+        has exactly ``num_layers`` hops.
+        """
+        x = {nt: self.inputs[nt](graph[nt], graph[nt].get("n_id")) for nt in self.inputs}
+        # A graph of text nodes alone (a sentiment corpus) has no edges at all.
+        edge_index = graph.edge_index_dict if graph.edge_types else {}
+        num_layers = len(self.layers)
+        hops = SampledHops.of(graph, num_layers)
+        for i, (layer, norm) in enumerate(zip(self.layers, self.norms)):
+            if hops is not None:
+                h, x = trimmed_layer(layer, self.bipartite, x, edge_index, hops, i, num_layers)
+            else:
+                h = layer(x, edge_index)
+            x = {nt: self._update(v, h.get(nt), norm[nt]) for nt, v in x.items()}
+        return {nt: self.out[nt](v) for nt, v in x.items()}
+
+    @torch.no_grad()
+    def inference(self, graph, neighborhoods=None) -> dict[str, torch.Tensor]:
+        """Layer by layer over chunks of nodes with all their in-neighbours: equal to
+        ``forward(graph)``, with memory bounded by the chunk instead of the graph."""
+        if neighborhoods is None:
+            return self(graph)
+        device = self._device()
+        x = self.embed_inputs(self.inputs, graph, neighborhoods.chunk)
+        for layer, norm in zip(self.layers, self.norms):
+            new = {}
+            for nt in self.node_types:
+                parts = []
+                for sub in neighborhoods.of(nt):
+                    sub = sub.to(device)
+                    xs = {t: x[t][sub[t].n_id] for t in self.node_types}
+                    h = layer(xs, sub.edge_index_dict)
+                    n = sub[nt].batch_size
+                    parts.append(self._update(xs[nt][:n], h[nt][:n] if nt in h else None,
+                                              norm[nt]))
+                new[nt] = torch.cat(parts) if parts else x[nt]
+            x = new
+        return {nt: torch.cat([self.out[nt](v) for v in x[nt].split(neighborhoods.chunk)])
+                if x[nt].numel() else self.out[nt](x[nt]) for nt in self.node_types}
+
+
+class SAGEEncoder(MessagePassingEncoder):
+    """GraphSAGE (mean aggregation) per relation, relations averaged (``HeteroConv``)."""
+
+    def make_conv(self, hidden: int, heads: int) -> nn.Module:
+        return HeteroConv({et: SAGEConv(hidden, hidden) for et in self.edge_types}, aggr="mean")
+
+
+class GATEncoder(MessagePassingEncoder):
+    """GAT per relation (``heads`` heads concatenated to ``hidden``), relations averaged."""
+
+    def make_conv(self, hidden: int, heads: int) -> nn.Module:
+        return HeteroConv(
+            {et: GATConv(hidden, hidden // heads, heads=heads, add_self_loops=False)
+             for et in self.edge_types}, aggr="mean")
+
+
+class HGTEncoder(MessagePassingEncoder):
+    """Heterogeneous Graph Transformer (Hu et al. 2020), PyG's ``HGTConv``."""
+
+    bipartite = False  # HGTConv has no (source, destination) form: trimmed inputs instead
+
+    def make_conv(self, hidden: int, heads: int) -> nn.Module:
+        return HGTConv(hidden, hidden, self.metadata, heads=heads)

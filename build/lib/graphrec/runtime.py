@@ -1,0 +1,130 @@
+"""What the entry points share: reading a checkpoint safely and rebuilding its model.
+
+Researchers share checkpoints, so opening one must never run code from it:
+
+* files are read with ``torch.load(weights_only=True)``, which unpickles tensors and plain
+  containers only (a planted ``__reduce__`` is refused, not called);
+* the run config stored inside is data: a ``_target_`` in it is built only when it names a
+  class of graphrec itself, checked *before* anything is imported (importing a module runs
+  it), so a tampered config cannot reach ``os.system`` or ``shutil`` through Hydra.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import hydra
+import torch
+
+from graphrec.utils.errors import ConfigError, DataMissingError
+
+# The LightningModules a checkpoint may name (the model config's ``_target_``).
+MODULES = ("graphrec.module.GraphRecModule", "graphrec.heuristic_module.HeuristicModule")
+DEFAULT_MODULE = MODULES[0]
+_PACKAGE = "graphrec."
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Reads a graphrec checkpoint without running any code from it.
+
+    Raises:
+        DataMissingError: no file at ``path``.
+        ConfigError: the file is empty, truncated, corrupt, holds pickled code, or was not
+            written by graphrec training (one line naming the file and the fix).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataMissingError(
+            f"checkpoint {path} does not exist; pass ckpt_path=<run>/checkpoints/best.ckpt")
+    fix = "pass a best.ckpt or last.ckpt written by graphrec training"
+    if path.stat().st_size == 0:
+        raise ConfigError(f"checkpoint {path} is empty (0 bytes); {fix}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only refuses anything but tensors and plain containers: code, or garbage.
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"checkpoint {path} holds objects that are not tensors or plain data "
+                          f"and was not opened ({first[:160]}); {fix}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"checkpoint {path} is truncated or corrupt ({first[:160]}); "
+                          f"{fix}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("graphrec"), dict):
+        raise ConfigError(f"{path} was not written by graphrec training (no run config inside); "
+                          f"{fix}")
+    for key in ("state_dict", "hyper_parameters"):
+        if not isinstance(ckpt.get(key), Mapping):
+            raise ConfigError(f"checkpoint {path} has no {key}; {fix}")
+    info = ckpt["graphrec"]
+    if not isinstance(info.get("config"), Mapping) or not isinstance(info.get("provenance"),
+                                                                     Mapping):
+        raise ConfigError(f"checkpoint {path} has no run config or provenance; {fix}")
+    return ckpt
+
+
+def _targets(node, where: str = "") -> Iterable[tuple[str, object]]:
+    """Every ``_target_`` value in a nested config, with its dotted location."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f"{where}.{key}" if where else str(key)
+            if key == "_target_":
+                yield here, value
+            else:
+                yield from _targets(value, here)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _targets(value, f"{where}[{i}]")
+
+
+def check_targets(config: Mapping, source: str, trusted: Iterable[str] = ()) -> None:
+    """Refuses a stored config whose ``_target_`` values are not graphrec classes.
+
+    Args:
+        config: the config read from a file (a checkpoint's run config).
+        source: the file, for the message.
+        trusted: extra fully qualified class names the user vouches for (their own source
+            class, say), allowed as well.
+
+    Raises:
+        ConfigError: a ``_target_`` outside graphrec (checked before importing anything) or
+            one that does not resolve to a graphrec class.
+    """
+    trusted = set(trusted)
+    for where, target in _targets(config):
+        if isinstance(target, str) and target in trusted:
+            continue
+        if not isinstance(target, str) or not target.startswith(_PACKAGE):
+            raise ConfigError(
+                f"{source} asks to build {where}={target!r}, which is not a graphrec class; "
+                "only graphrec's own classes are built from a stored config (if you trust this "
+                f"file, pass trusted_targets=[{target}])")
+        try:
+            obj = hydra.utils.get_object(target)
+        except Exception:
+            obj = None
+        if not isinstance(obj, type) or not obj.__module__.startswith(_PACKAGE):
+            raise ConfigError(f"{source} asks to build {where}={target!r}, which is not a class "
+                              "of graphrec; the file was written by another version or edited")
+
+
+def module_from_checkpoint(ckpt: dict, source: str):
+    """The trained LightningModule of a checkpoint read by :func:`load_checkpoint`."""
+    target = ckpt["graphrec"]["config"].get("model", {}).get("_target_", DEFAULT_MODULE)
+    if target not in MODULES:
+        raise ConfigError(f"{source} names model {target!r}; a checkpoint may name one of "
+                          f"{', '.join(MODULES)}")
+    module_cls = hydra.utils.get_class(target)
+    # The module resolves its parts' class paths (model.encoder._target_) from these.
+    check_targets(ckpt["hyper_parameters"], source)
+    try:
+        module = module_cls(**ckpt["hyper_parameters"])
+        module.load_state_dict(ckpt["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"checkpoint {source} does not fit its own model ({first[:200]}); it "
+                          "was written by another version of graphrec or edited") from None
+    return module

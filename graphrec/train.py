@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from graphrec.data.schema import SchemaError
 from graphrec.utils.callbacks import ValidationPrinter
-from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.errors import ConfigError, DataMissingError, NonFiniteError
 from graphrec.utils.hydra_callbacks import register_resolvers
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.provenance import provenance
@@ -23,7 +23,7 @@ from graphrec.utils.segments import log_segment_tables
 
 # graphrec/configs is the top-level configs/ (a link in a checkout, files in a wheel).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
-USER_ERRORS = (ConfigError, DataMissingError, SchemaError)
+USER_ERRORS = (ConfigError, DataMissingError, SchemaError, NonFiniteError)
 register_resolvers()  # before any config is resolved, also when composed without the CLI
 
 

@@ -86,7 +86,7 @@ def _dense_katz(adj: Adjacency, pairs: torch.Tensor) -> torch.Tensor:
     from graphrec.models.heuristics import _source_blocks
 
     op, targets = adj.propagation(normalize=False), pairs[1].long()
-    scores = torch.zeros(pairs.size(1))
+    scores = torch.zeros(pairs.size(1), dtype=torch.float64)  # katz scores in float64 too
     for ids, walks, cols in _source_blocks(pairs.long(), adj.num_nodes, 256):
         for length in range(1, 4):
             walks = op @ walks

@@ -106,3 +106,59 @@ def test_heuristic_rejects_node_tasks_and_unknown_scores(tmp_path):
         train(make_cfg(tmp_path, ["model=heuristic", "task=[friend,sentiment]"]))
     with pytest.raises(ConfigError, match="no heuristic"):
         train(make_cfg(tmp_path, ["model=heuristic", "model.score=pagerank", "task=[friend]"]))
+
+
+def _module(tiny_graph, score, tasks, options=None):
+    from graphrec.heuristic_module import HeuristicModule
+
+    specs = {nt: {"num_nodes": tiny_graph[nt].num_nodes} for nt in tiny_graph.node_types}
+    return HeuristicModule(tiny_graph.metadata(), specs, tasks, score=score, options=options)
+
+
+FRIEND = {"friend": {"kind": "link", "edge_type": ["user", "friends", "user"]}}
+CAREER = {"career": {"kind": "link", "edge_type": ["user", "applied", "job"]}}
+
+
+def test_ppr_is_symmetric_on_undirected_tasks_unless_turned_off(tiny_graph):
+    import torch
+
+    et = ("user", "friends", "user")
+    pairs = torch.randint(0, tiny_graph["user"].num_nodes, (2, 40),
+                          generator=torch.Generator().manual_seed(0))
+    module = _module(tiny_graph, "ppr", FRIEND)
+    scorer = module.scorer(tiny_graph, et, symmetric=True)
+    torch.testing.assert_close(scorer(pairs), scorer(pairs.flip(0)))  # order-free
+    one_sided = _module(tiny_graph, "ppr", FRIEND, {"symmetric": False}).scorer(
+        tiny_graph, et, symmetric=True)
+    assert not torch.allclose(one_sided(pairs), one_sided(pairs.flip(0)))
+    torch.testing.assert_close(scorer(pairs), one_sided(pairs) + one_sided(pairs.flip(0)))
+    # A directed task keeps the one-sided score.
+    assert module.scorer(tiny_graph, et, symmetric=False).score_kwargs == {"symmetric": False}
+
+
+def test_heuristic_passes_the_tasks_symmetry_to_ppr(tmp_path, monkeypatch):
+    seen = []
+    init = HeuristicScorer.__init__
+
+    def spy(self, score, num_nodes, undirected=True, **kw):
+        seen.append(kw.get("symmetric"))
+        init(self, score, num_nodes, undirected, **kw)
+
+    monkeypatch.setattr(HeuristicScorer, "__init__", spy)
+    train(make_cfg(tmp_path, ["model=heuristic", "model.score=ppr", "task=[friend,career]",
+                              "model.options={tol: 1e-6}"]))
+    assert seen == [True, False, True, False]  # val then test; friend, then career
+
+
+@pytest.mark.parametrize("override", ["model.options={beta: 0.01}",
+                                      "model.options={beta: 0.01, max_length: 5}"])
+def test_readme_katz_options_override_composes_and_reaches_the_score(tmp_path, override):
+    # The README's `'model.options={beta: 0.01}'` (quotes are the shell's).
+    cfg = make_cfg(tmp_path, ["model=heuristic", "model.score=katz", "task=[friend]", override])
+    assert cfg.model.options.beta == 0.01
+    import hydra
+
+    module = hydra.utils.instantiate(cfg.model)(
+        metadata=(["user"], [("user", "friends", "user")]),
+        node_specs={"user": {"num_nodes": 3}}, tasks=dict(FRIEND))
+    assert module.options["beta"] == 0.01

@@ -10,6 +10,7 @@ from graphrec.models.heuristics import (
     katz,
     ppr,
 )
+from graphrec.utils.errors import ConfigError
 
 NUM_NODES = 25
 
@@ -99,8 +100,60 @@ def test_ppr_power_iteration_matches_dense(undirected):
     edge_index, pairs = random_graph(6)
     ref = dense_reference(dense_adjacency(edge_index, undirected), "ppr", alpha=0.2)
     scores = ppr(edge_index, pairs, NUM_NODES, undirected, alpha=0.2, method="power",
-                 num_iterations=150, source_chunk=4)
-    torch.testing.assert_close(scores.double(), ref[pairs[0], pairs[1]], rtol=1e-5, atol=1e-6)
+                 tol=1e-12, source_chunk=4)
+    torch.testing.assert_close(scores, ref[pairs[0], pairs[1]], rtol=0, atol=1e-12)
+
+
+def path_graph(n):
+    return torch.stack([torch.arange(n - 1), torch.arange(1, n)])
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-8, 1e-12])
+def test_ppr_power_iteration_reaches_its_stated_tolerance_on_a_sparse_graph(tol):
+    # A long path with a small restart: 30 fixed iterations left an L1 error of ~0.2 here.
+    n, alpha = 400, 0.05
+    edge_index = path_graph(n)
+    pairs = torch.stack([torch.zeros(n, dtype=torch.long), torch.arange(n)])  # all of π_0
+    adj = torch.zeros(n, n, dtype=torch.float64)
+    adj[edge_index[0], edge_index[1]] = adj[edge_index[1], edge_index[0]] = 1.0
+    transition = adj / adj.sum(1, keepdim=True)
+    exact = alpha * torch.linalg.inv(torch.eye(n, dtype=torch.float64)
+                                     - (1 - alpha) * transition)[0]
+    scores = ppr(edge_index, pairs, n, alpha=alpha, method="power", tol=tol)
+    assert (scores - exact).abs().sum() <= tol
+    assert (scores - exact).abs().sum() > tol / 1e4  # the tolerance is not vastly overshot
+
+
+def test_ppr_power_iteration_raises_when_not_converged():
+    with pytest.raises(ConfigError, match="did not reach tol=1e-12 in max_iterations=20"):
+        ppr(path_graph(50), torch.tensor([[0], [49]]), 50, alpha=0.05, method="power",
+            tol=1e-12, max_iterations=20)
+
+
+def test_ppr_rejects_restart_probability_outside_unit_interval():
+    for alpha in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="alpha"):
+            ppr(path_graph(5), torch.tensor([[0], [4]]), 5, alpha=alpha, method="power")
+
+
+@pytest.mark.parametrize("undirected", [True, False])
+def test_long_katz_matches_dense_float64_reference_without_nan(undirected):
+    # beta^l underflows float32 near l = 20 while walk counts grow: NaN at max_length ~30.
+    edge_index, pairs = random_graph(9)
+    adj = dense_adjacency(edge_index, undirected)
+    beta = 0.9 / torch.linalg.eigvals(adj).abs().max().item()  # inside the convergence radius
+    ref = dense_reference(adj, "katz", beta=beta, max_length=50)[pairs[0], pairs[1]]
+    scores = katz(edge_index, pairs, NUM_NODES, undirected, beta=beta, max_length=50,
+                  source_chunk=7)
+    assert scores.dtype == torch.float64 and torch.isfinite(scores).all()
+    torch.testing.assert_close(scores, ref, rtol=1e-10, atol=1e-14)
+
+
+def test_long_katz_with_a_small_beta_stays_finite_and_exact():
+    edge_index, pairs = random_graph(10)
+    ref = dense_reference(dense_adjacency(edge_index, True), "katz", beta=0.01, max_length=50)
+    scores = katz(edge_index, pairs, NUM_NODES, beta=0.01, max_length=50)
+    torch.testing.assert_close(scores, ref[pairs[0], pairs[1]], rtol=1e-10, atol=1e-30)
 
 
 def test_ppr_auto_picks_power_iteration_on_small_graphs_and_push_on_large(monkeypatch):

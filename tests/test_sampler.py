@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
+import re
 
 import pytest
 import torch
@@ -354,13 +356,120 @@ def test_seeds_without_neighbors_and_empty_hops():
     assert batch.num_sampled_edges == [2, 0]
 
 
-def test_unsupported_options_raise():
+def test_unsupported_options_raise_naming_the_argument():
     data = random_graph()
-    for kwargs in ({"replace": True}, {"subgraph_type": "induced"}, {"weight_attr": "time"}):
-        with pytest.raises(NotImplementedError):
+    for kwargs, named in (({"replace": True}, "replace=True"),
+                          ({"subgraph_type": "induced"}, "subgraph_type='induced'"),
+                          ({"weight_attr": "time"}, "weight_attr='time'"),
+                          ({"directed": False}, "directed=False"),
+                          ({"sample_direction": "backward"}, "sample_direction='backward'")):
+        with pytest.raises(NotImplementedError, match=re.escape(named)):
             TorchNeighborSampler(data, [2], **kwargs)
     with pytest.raises(ValueError, match="temporal strategy"):
         TorchNeighborSampler(data, [2], time_attr="time", temporal_strategy="first")
+    with pytest.raises(ValueError, match="sample_direction='sideways'"):
+        TorchNeighborSampler(data, [2], sample_direction="sideways")
+
+
+def test_every_argument_of_pygs_sampler_is_accepted_or_refused():
+    # A new PyG argument must be handled here (supported or refused), not raise TypeError.
+    ours = inspect.signature(TorchNeighborSampler.__init__).parameters
+    assert list(inspect.signature(NeighborSampler.__init__).parameters) == list(ours)
+
+
+def _batches(data, seed, **kwargs):
+    sampler = TorchNeighborSampler(data, [3, 2], **kwargs)
+    torch.manual_seed(seed)
+    loader = NeighborLoader(data, [3, 2], batch_size=7, neighbor_sampler=sampler,
+                            input_nodes=torch.arange(30), shuffle=True)
+    return list(loader)
+
+
+def _same(a, b):
+    for x, y in zip(a, b, strict=True):
+        for key in ("n_id", "e_id", "edge_index", "x"):
+            assert torch.equal(x[key], y[key]), key
+        assert x.num_sampled_nodes == y.num_sampled_nodes
+
+
+@pytest.mark.parametrize("disjoint", [False, True])
+def test_int32_and_int64_edge_index_give_the_same_samples(disjoint):
+    data = random_graph()
+    narrow = random_graph()
+    narrow.edge_index = narrow.edge_index.int()
+    wide = _batches(data, 3, disjoint=disjoint)
+    _same(wide, _batches(narrow, 3, disjoint=disjoint))
+    for batch in wide:
+        check_subgraph(batch, data, {HOMO: [3, 2]})
+
+
+def test_int32_heterogeneous_and_temporal_edge_index():
+    data, narrow = random_hetero_graph(), random_hetero_graph()
+    for store in narrow.edge_stores:
+        store.edge_index = store.edge_index.int()
+    for d in (data, narrow):
+        for nt, n in (("user", 40), ("item", 50)):
+            d[nt].time = torch.arange(n) % 7
+    for kwargs in ({}, {"time_attr": "time"}):
+        def batches(d, kwargs=kwargs):
+            sampler = TorchNeighborSampler(d, [3, 2], **kwargs)
+            torch.manual_seed(5)
+            return list(NeighborLoader(d, [3, 2], input_nodes="user", batch_size=16,
+                                       neighbor_sampler=sampler, **kwargs))
+        for x, y in zip(batches(data), batches(narrow), strict=True):
+            for nt in x.node_types:
+                assert torch.equal(x[nt].n_id, y[nt].n_id)
+            for et in x.edge_types:
+                assert torch.equal(x[et].edge_index, y[et].edge_index)
+
+
+def test_pygs_own_defaults_behave_as_the_defaults():
+    data = random_graph()
+    explicit = dict(subgraph_type="directional", replace=False, disjoint=False,
+                    temporal_strategy="uniform", time_attr=None, weight_attr=None,
+                    directed=True, sample_direction="forward")
+    _same(_batches(data, 1), _batches(data, 1, **explicit))
+
+
+def test_is_sorted_skips_sorting_and_share_memory_keeps_samples():
+    data = random_graph()
+    # Sorted by target, sources in descending order within each neighborhood: PyG's own
+    # sort would reorder them, is_sorted=True keeps them as given.
+    order = torch.argsort(data.edge_index[1] * data.num_nodes - data.edge_index[0])
+    by_dst = Data(edge_index=data.edge_index[:, order], x=data.x,
+                  edge_attr=data.edge_attr[order], num_nodes=data.num_nodes)
+    kept = TorchNeighborSampler(by_dst, [2], is_sorted=True)
+    assert torch.equal(kept.row, by_dst.edge_index[0]) and kept.perm is None
+    assert not torch.equal(TorchNeighborSampler(by_dst, [2]).row, by_dst.edge_index[0])
+    for batch in _batches(by_dst, 2, is_sorted=True):
+        check_subgraph(batch, by_dst, {HOMO: [3, 2]})
+    _same(_batches(by_dst, 2), _batches(by_dst, 2, share_memory=True))
+    shared = TorchNeighborSampler(by_dst, [2], share_memory=True)
+    assert shared.colptr.is_shared() and shared.row.is_shared()
+
+
+def test_bidirectional_subgraph_type_adds_reverse_edges():
+    data = random_graph()
+    for directional, bidirectional in zip(_batches(data, 4),
+                                          _batches(data, 4, subgraph_type="bidirectional"),
+                                          strict=True):
+        assert torch.equal(directional.n_id, bidirectional.n_id)
+        edges = {tuple(e) for e in directional.edge_index.t().tolist()}
+        both = {tuple(e) for e in bidirectional.edge_index.t().tolist()}
+        assert edges <= both and {(b, a) for a, b in edges} <= both
+
+
+def test_feature_store_and_graph_store_input_samples_like_data():
+    from torch_geometric.testing import MyFeatureStore, MyGraphStore
+
+    data = random_graph()
+    features, graph = MyFeatureStore(), MyGraphStore()
+    features.put_tensor(data.x, group_name=None, attr_name="x", index=torch.arange(60))
+    graph.put_edge_index(data.edge_index, edge_type=None, layout="coo", size=(60, 60))
+    remote = _batches((features, graph), 6)
+    for x, y in zip(_batches(data, 6), remote, strict=True):
+        assert torch.equal(x.n_id, y.n_id) and torch.equal(x.x, y.x)
+        assert torch.equal(x.edge_index, y.edge_index)
 
 
 def test_edge_time_needs_seed_time():

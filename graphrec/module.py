@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from graphrec.checks import TASK_KINDS, check_module_args, check_task
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
@@ -17,13 +18,11 @@ from graphrec.tasks.node import NodeClassificationTask
 from graphrec.tasks.subgraph import subgraph_loss
 from graphrec.utils.errors import ConfigError
 
-TASK_KINDS = ("link", "node")
-LOSS_WEIGHTINGS = ("static", "uncertainty")
-
 
 def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
                node_specs: Mapping) -> nn.Module:
     """A task module from its plain config (``kind`` plus the task's own options)."""
+    check_task(name, spec)
     spec = dict(spec)
     kind = spec.pop("kind", None)
     weight = spec.pop("loss_weight", 1.0)
@@ -98,6 +97,7 @@ class GraphRecModule(EvaluatedModule):
                  weight_decay: float = 0.0, supervision_ratio: float | None = None,
                  loss_weighting: str = "static", sparse_embeddings: bool = False):
         super().__init__()
+        check_module_args(lr, weight_decay, supervision_ratio, loss_weighting, encoder, head)
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
         self.encoder = HeteroEncoder(metadata, node_specs, **encoder)
@@ -110,8 +110,6 @@ class GraphRecModule(EvaluatedModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
-        if loss_weighting not in LOSS_WEIGHTINGS:
-            raise ValueError(f"loss_weighting={loss_weighting!r}; choose one of {LOSS_WEIGHTINGS}")
         self.loss_weighting = loss_weighting
         # log sigma^2 per task, 0 = weight 1 at the start; only trained with "uncertainty".
         self.log_vars = nn.ParameterDict({name: nn.Parameter(torch.zeros(()))

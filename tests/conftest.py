@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from graphrec.data.synthetic import generate_social_graph
-from graphrec.train import CONFIG_DIR
+from graphrec.runtime import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
+from graphrec.checks import check_data_args
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
 from graphrec.data.splits import (
@@ -26,7 +27,6 @@ from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
-LOADERS = ("full", "neighbor")
 
 
 def _identity(batch):
@@ -65,14 +65,9 @@ class GraphDataModule(L.LightningDataModule):
         neighbor: Mapping | None = None,
     ):
         super().__init__()
-        if loader not in LOADERS:
-            raise ConfigError(f"data.loader={loader!r}; choose one of {LOADERS}")
+        check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_seed, loader,
+                        neighbor)
         self.minibatch = NeighborBatches(**(neighbor or {})) if loader == "neighbor" else None
-        if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
-            raise ConfigError(
-                f"val_ratio={val_ratio}, test_ratio={test_ratio}: both must be in (0, 1) and sum "
-                "to less than 1"
-            )
         self.source = source
         self.tasks = {name: dict(spec) for name, spec in tasks.items()}
         self.val_ratio, self.test_ratio, self.temporal = val_ratio, test_ratio, temporal
@@ -87,6 +82,25 @@ class GraphDataModule(L.LightningDataModule):
     def source_name(self) -> str:
         return getattr(self.source, "name", type(self.source).__name__)
 
+    def _alternative(self, name: str) -> str:
+        """A fix for a task the data cannot serve; never an empty task list, which cannot run."""
+        others = [t for t in self.tasks if t != name]
+        drop = f"drop the task, e.g. task=[{','.join(others)}], or " if others else ""
+        return (f"{drop}pick a task this data has (its config names the tasks it serves), or "
+                "data that has what the task needs, e.g. data=synthetic")
+
+    def _check_split_sizes(self) -> None:
+        """Stops before training when a split of a task is empty (NaN losses, empty metrics)."""
+        for name, s in self.splits.items():
+            for split in SPLITS:
+                n = s.pairs(split).size(1) if isinstance(s, LinkSplit) else \
+                    getattr(s, split).numel()
+                if n == 0:
+                    raise ConfigError(
+                        f"task '{name}': the {split} split of data '{self.source_name}' is "
+                        "empty; check the data files (a corpus needs rows in each split's file) "
+                        "or raise data.val_ratio / data.test_ratio")
+
     def _check_servable(self, graph: HeteroData) -> None:
         """Stops before training when a task asks for something the data does not have."""
         seen = {}
@@ -96,20 +110,14 @@ class GraphDataModule(L.LightningDataModule):
                 if et not in graph.edge_types or graph[et].num_edges == 0:
                     raise ConfigError(
                         f"task '{name}' predicts {et} edges, but data '{self.source_name}' has "
-                        f"none (it has {graph.edge_types}); drop the task, e.g. "
-                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
-                        "that has this relation"
-                    )
+                        f"none (it has {graph.edge_types}); {self._alternative(name)}")
                 target = et
             else:
                 nt = spec["node_type"]
                 if nt not in graph.node_types or "y" not in graph[nt]:
                     raise ConfigError(
                         f"task '{name}' classifies '{nt}' nodes, but data '{self.source_name}' "
-                        f"has no labels {nt}.y; drop the task, e.g. "
-                        f"task=[{','.join(t for t in self.tasks if t != name)}], or pick data "
-                        "with labels"
-                    )
+                        f"has no labels {nt}.y; {self._alternative(name)}")
                 target = nt
             if target in seen:
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
@@ -142,6 +150,7 @@ class GraphDataModule(L.LightningDataModule):
             else:
                 self.splits[name] = split_nodes(graph, spec["node_type"], self.val_ratio,
                                                 self.test_ratio, self.temporal, g)
+        self._check_split_sizes()
         links = [s for s in self.splits.values() if isinstance(s, LinkSplit)]
         train_graph = message_passing_graph(graph, links, TRAIN)
         graphs = {"train": train_graph, "val": train_graph,

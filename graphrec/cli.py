@@ -14,15 +14,27 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 
 from graphrec.checks import check_train_config
 from graphrec.resume import resume_argv
-from graphrec.runtime import CONFIG_DIR, USER_ERRORS, run_cli, user_error_exit
+from graphrec.runtime import CONFIG_DIR, USER_ERRORS, first_line, run_cli, user_error_exit
 
 
-def _composition_message(e: HydraException) -> str:
+def _unparsable(args: list[str]) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for arg in args:
+        try:
+            parser.parse_override(arg)
+        except HydraException:
+            return arg
+    return " ".join(args)
+
+
+def _composition_message(e: HydraException, args: list[str]) -> str:
     """Hydra's multi-line composition error as one line naming the bad option and the fix."""
     if isinstance(e, MissingConfigException) and e.missing_cfg_file:
         group, _, bad = e.missing_cfg_file.rpartition("/")
@@ -30,6 +42,8 @@ def _composition_message(e: HydraException) -> str:
         options = e.options or sorted(p.stem for p in folder.glob("*.yaml"))
         if group and options:
             return f"{group}: there is no option '{bad}'; choose from {', '.join(options)}"
+    if isinstance(e, OverrideParseException):
+        return f"{_unparsable(args)!r} is not a valid override ({first_line(e)}); write key=value"
     # Drop Hydra's config search path and links: the rest is the message.
     lines = [ln.strip() for ln in str(e).splitlines()]
     if "Config search path:" in lines:
@@ -52,7 +66,7 @@ def check_overrides(config_name: str, args: list[str]) -> None:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             compose(config_name, overrides=args, return_hydra_config=True)
     except HydraException as e:
-        raise ConfigError(_composition_message(e)) from None
+        raise ConfigError(_composition_message(e, args)) from None
 
 
 def _run(hydra_main, config_name: str, resume: bool = False) -> None:

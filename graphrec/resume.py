@@ -16,6 +16,8 @@ Plain Python only: the entry point resolves ``resume=`` before torch is imported
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -77,9 +79,9 @@ def wandb_run_id(out_dir: Path, resuming: bool) -> str:
     path = Path(out_dir) / WANDB_ID_FILE
     if resuming and path.is_file() and path.read_text().strip():
         return path.read_text().strip()
-    from wandb.util import generate_id
-
-    run_id = generate_id()
+    # W&B's own id format (8 lowercase letters and digits); wandb keeps its generator private.
+    alphabet = string.ascii_lowercase + string.digits
+    run_id = "".join(secrets.choice(alphabet) for _ in range(8))
     path.write_text(run_id + "\n")
     return run_id
 

@@ -73,7 +73,7 @@ def run_cli(fn, cfg):
     the config itself (a missing mandatory value, a bad interpolation), are config mistakes
     too: they are reduced to their own one line.
     """
-    from omegaconf.errors import OmegaConfBaseException
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
     try:
         return fn(cfg)
@@ -84,6 +84,9 @@ def run_cli(fn, cfg):
         if isinstance(cause, USER_ERRORS):
             user_error_exit(cause)
         user_error_exit(ConfigError(f"could not build from config: {first_line(cause)}"))
+    except MissingMandatoryValue as e:
+        key = getattr(e, "full_key", None) or "a mandatory value"
+        user_error_exit(ConfigError(f"{key} is not set; pass {key}=... on the command line"))
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None)
         user_error_exit(ConfigError(f"{key + ': ' if key else ''}{first_line(e)}; set it on "

@@ -95,10 +95,35 @@ def _flat(node, prefix: str = "") -> dict[str, object]:
     return {prefix: node}
 
 
+def _unresolve_paths(node, paths: Mapping):
+    """``node`` with each folder of ``paths`` written back as ``${paths.<key>}``.
+
+    Resolved configs spell the run folder out in other keys too (the checkpoint folder, the
+    trainer's root): those follow the folder and are not a different config.
+    """
+    folders = sorted(((str(v), k) for k, v in (paths or {}).items() if isinstance(v, str) and v),
+                     key=lambda kv: -len(kv[0]))
+    if isinstance(node, Mapping):
+        return {k: _unresolve_paths(v, paths) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unresolve_paths(v, paths) for v in node]
+    if isinstance(node, str):
+        for folder, key in folders:
+            if node == folder or node.startswith(folder.rstrip("/") + "/"):
+                return f"${{paths.{key}}}{node[len(folder):]}"
+    return node
+
+
 def config_differences(stored: Mapping, now: Mapping) -> list[str]:
-    """``key: stored -> now`` for each config value that differs (task lists as one entry)."""
-    stored = {k: v for k, v in stored.items() if k not in _FREE_KEYS}
-    now = {k: v for k, v in now.items() if k not in _FREE_KEYS}
+    """``key: stored -> now`` for each config value that differs (task lists as one entry).
+
+    ``paths``, ``ckpt_path`` and ``resume`` may differ, and so may values under the run's
+    folders (see :func:`_unresolve_paths`).
+    """
+    stored = {k: v for k, v in _unresolve_paths(stored, stored.get("paths")).items()
+              if k not in _FREE_KEYS}
+    now = {k: v for k, v in _unresolve_paths(now, now.get("paths")).items()
+           if k not in _FREE_KEYS}
     diffs = []
     st, nt = stored.pop("task", None) or {}, now.pop("task", None) or {}
     if list(st) != list(nt):

@@ -144,3 +144,9 @@ def test_config_differences_ignore_only_paths_and_checkpoints():
     b = {**a, "paths": {"output_dir": "b"}, "resume": "b", "model": {"lr": 0.02}}
     assert config_differences(a, a) == []
     assert config_differences(a, b) == ["model.lr=0.01 -> model.lr=0.02"]
+    # What lives under the run folder follows it; a real path change is still a difference.
+    c = {**a, "trainer": {"root": "a/ckpts"}, "data": {"root": "/data/x"}}
+    d = {**c, "paths": {"output_dir": "b"}, "trainer": {"root": "b/ckpts"}}
+    assert config_differences(c, d) == []
+    assert config_differences(c, {**d, "data": {"root": "/data/y"}}) == [
+        "data.root=/data/x -> data.root=/data/y"]

@@ -47,10 +47,13 @@ def resume_argv(args: list[str]) -> list[str]:
         return args
     run = Path(given[-1].split("=", 1)[1]).expanduser()
     fix = "pass resume=<run folder> of a run started by scripts/train.py"
-    for need in (run, run / OVERRIDES, run / LAST_CKPT):
+    for need in (run, run / OVERRIDES):
         if not need.exists():
             what = "folder" if need == run else str(need.relative_to(run))
             raise DataMissingError(f"resume={run}: {what} does not exist; {fix}")
+    if not (run / LAST_CKPT).exists():
+        raise DataMissingError(f"resume={run}: {LAST_CKPT} does not exist (the run stopped "
+                               "before its first validation); start it again instead")
     import yaml
 
     stored = yaml.safe_load((run / OVERRIDES).read_text()) or []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
@@ -86,6 +87,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         best = trainer.strategy.broadcast(checkpoint.best_model_path) or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False,
                                weights_only=True)[0]
+        if cfg.optimized_metric not in val:  # else checkpoints were picked on nothing
+            raise ConfigError(
+                f"optimized_metric={cfg.optimized_metric} is not a validation metric of these "
+                f"tasks; choose one of {', '.join(sorted(val))}")
         if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
             best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
             trainer.save_checkpoint(best)
@@ -107,6 +112,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         print(f"results: {out_dir / 'results.json'}", flush=True)
         finish_wandb(0)
         return results
+    except MisconfigurationException as e:  # Lightning refusing a setting is a config mistake
+        finish_wandb(1)
+        raise ConfigError(f"trainer: {first_line(e)}") from None
     except BaseException:
         finish_wandb(1)
         raise
@@ -115,7 +123,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
 def _build_trainer(cfg_trainer, loggers: list, callbacks: list):
     """The configured Lightning Trainer; an option Lightning refuses is a one-line ConfigError."""
     from hydra.errors import InstantiationException
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     try:
         return hydra.utils.instantiate(cfg_trainer, logger=loggers or False, callbacks=callbacks)

@@ -105,7 +105,7 @@ CASES = [
     ("resume_missing_folder", "train", ["resume={run}/nowhere"], {},
      ["nowhere", "folder does not exist", "resume=<run folder>"]),
     ("resume_without_last_ckpt", "train", ["resume={run}"], {".hydra/overrides.yaml": "[]\n"},
-     ["checkpoints/last.ckpt does not exist", "resume=<run folder>"]),
+     ["checkpoints/last.ckpt does not exist", "start it again"]),
     ("train_ckpt_truncated", "train", [*TRAIN, "ckpt_path={bad}"], {"bad": "truncated"},
      ["truncated or corrupt", "last.ckpt written by graphrec"]),
     ("train_ckpt_of_other_tasks", "train", [*TRAIN, "task=[friend,career]", "ckpt_path={ckpt}"],

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from graphrec.checks import check_module_args
 from graphrec.models.encoders import build_encoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.base import build_task
@@ -75,6 +76,7 @@ class GraphRecModule(EvaluatedModule):
                  weight_decay: float = 0.0, supervision_ratio: float | None = None,
                  loss_weighting: str = "static", sparse_embeddings: bool = False):
         super().__init__()
+        check_module_args(lr, weight_decay, supervision_ratio, loss_weighting, encoder, head)
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
         self.encoder = build_encoder(metadata, node_specs, encoder)
@@ -87,8 +89,6 @@ class GraphRecModule(EvaluatedModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
-        if loss_weighting not in LOSS_WEIGHTINGS:
-            raise ValueError(f"loss_weighting={loss_weighting!r}; choose one of {LOSS_WEIGHTINGS}")
         self.loss_weighting = loss_weighting
         # log sigma^2 per task, 0 = weight 1 at the start; only trained with "uncertainty".
         self.log_vars = nn.ParameterDict({name: nn.Parameter(torch.zeros(()))

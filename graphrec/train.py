@@ -1,45 +1,25 @@
-"""Training: ``train(cfg)`` is pure (tests call it); ``main`` is the Hydra entry point."""
+"""Training: ``train(cfg)`` is pure (tests call it); the command line is :mod:`graphrec.cli`."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import lightning as L
-from hydra.errors import InstantiationException
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.data.schema import SchemaError
-from graphrec.utils.callbacks import ValidationPrinter
-from graphrec.utils.errors import ConfigError, DataMissingError, NonFiniteError
-from graphrec.utils.hydra_callbacks import register_resolvers
+from graphrec.checks import check_train_config
+from graphrec.resume import check_same_config, check_same_data, resume_checkpoint, wandb_run_id
+from graphrec.runtime import build_datamodule, first_line, load_checkpoint
+from graphrec.utils.callbacks import RNGStates, ValidationPrinter
+from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
-
-# graphrec/configs is the top-level configs/ (a link in a checkout, files in a wheel).
-CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
-USER_ERRORS = (ConfigError, DataMissingError, SchemaError, NonFiniteError)
-register_resolvers()  # before any config is resolved, also when composed without the CLI
-
-
-def build_datamodule(cfg_data, tasks: dict):
-    """Instantiates ``cfg.data`` for ``tasks``, turning config mistakes into ConfigError."""
-    if not tasks:
-        raise ConfigError("no task selected; choose some, e.g. task=[friend,sentiment]")
-    try:
-        # Tasks are given at call time: their _target_ names a task class for the datamodule
-        # to split with, not something Hydra should build.
-        return hydra.utils.instantiate(cfg_data, _partial_=True, _convert_="all")(tasks=tasks)
-    except InstantiationException as e:
-        cause = e.__cause__ or e
-        if isinstance(cause, USER_ERRORS):
-            raise cause from None
-        raise ConfigError(f"could not build data from config: {cause}") from None
 
 
 def finish_wandb(exit_code: int) -> None:
@@ -61,37 +41,56 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     Returns:
         ``{"val": {...}, "test": {...}, "best_ckpt": path, "provenance": {...}}``.
     """
+    check_train_config(cfg)  # before any data is built: a typo costs no generation
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    # Continuing (resume=<run> or ckpt_path=...): the checkpoint is opened safely and must
+    # come from the same config; its data and split are compared once they are built.
+    ckpt_path = resume_checkpoint(cfg)
+    ckpt = load_checkpoint(ckpt_path) if ckpt_path else None
+    if ckpt is not None:
+        check_same_config(ckpt, ckpt_path, resolved)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = OmegaConf.to_container(cfg.task, resolve=True) or {}
     datamodule = build_datamodule(cfg.data, tasks)
     datamodule.setup()
-    module = hydra.utils.instantiate(cfg.model)(
-        metadata=datamodule.metadata, node_specs=datamodule.node_specs, tasks=tasks)
+    try:
+        module = hydra.utils.instantiate(cfg.model)(
+            metadata=datamodule.metadata, node_specs=datamodule.node_specs, tasks=tasks)
+    except ValueError as e:  # a model option no model can take (an unknown conv, say)
+        raise ConfigError(f"model: {first_line(e)}") from None
     prov = provenance(cfg.seed, datamodule.data_fingerprint, datamodule.split_fingerprint)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if ckpt is not None:
+        check_same_data(ckpt, ckpt_path, prov)
     module.run_info = {"config": resolved, "provenance": prov}
 
     checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
-    callbacks = [checkpoint, ValidationPrinter(), *extra_callbacks]
+    callbacks = [checkpoint, ValidationPrinter(), RNGStates(), *extra_callbacks]
     if cfg.callbacks.get("early_stopping_patience"):
         callbacks.append(EarlyStopping(monitor=cfg.optimized_metric,
                                        mode=cfg.callbacks.model_checkpoint.get("mode", "max"),
                                        patience=cfg.callbacks.early_stopping_patience))
-    loggers = build_loggers(cfg.get("logger"), out_dir, resolved.get("wandb"), out_dir.name)
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    # One W&B run per run folder: a resumed run continues it instead of starting another.
+    run_id = wandb_run_id(out_dir, resuming=bool(cfg.get("resume"))) \
+        if cfg.get("logger") == "wandb" else None
+    loggers = build_loggers(cfg.get("logger"), out_dir, resolved.get("wandb"), out_dir.name,
+                            run_id=run_id)
+    trainer = _build_trainer(cfg.trainer, loggers, callbacks)
     for logger in loggers:
         logger.log_hyperparams({**resolved, "provenance": prov})
     try:
         learned = any(p.requires_grad for p in module.parameters())
         if learned:  # non-learned baselines (model=heuristic) have nothing to fit
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"),
-                            weights_only=True)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         # Under DDP only rank 0 saves checkpoints; every rank restores rank 0's best one.
         best = trainer.strategy.broadcast(checkpoint.best_model_path) or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False,
                                weights_only=True)[0]
+        if cfg.optimized_metric not in val:  # else checkpoints were picked on nothing
+            raise ConfigError(
+                f"optimized_metric={cfg.optimized_metric} is not a validation metric of these "
+                f"tasks; choose one of {', '.join(sorted(val))}")
         if not learned:  # a checkpoint all the same, so evaluate.py treats every model alike
             best = str(Path(checkpoint.dirpath) / f"{checkpoint.filename}.ckpt")
             trainer.save_checkpoint(best)
@@ -113,9 +112,24 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         print(f"results: {out_dir / 'results.json'}", flush=True)
         finish_wandb(0)
         return results
+    except MisconfigurationException as e:  # Lightning refusing a setting is a config mistake
+        finish_wandb(1)
+        raise ConfigError(f"trainer: {first_line(e)}") from None
     except BaseException:
         finish_wandb(1)
         raise
+
+
+def _build_trainer(cfg_trainer, loggers: list, callbacks: list):
+    """The configured Lightning Trainer; an option Lightning refuses is a one-line ConfigError."""
+    from hydra.errors import InstantiationException
+
+    try:
+        return hydra.utils.instantiate(cfg_trainer, logger=loggers or False, callbacks=callbacks)
+    except InstantiationException as e:
+        cause = e.__cause__ or e
+        kind = "" if isinstance(cause, MisconfigurationException) else f"{type(cause).__name__}: "
+        raise ConfigError(f"trainer: {kind}{first_line(cause)}") from None
 
 
 def _best_epoch(ckpt: str | None) -> int | None:
@@ -124,24 +138,3 @@ def _best_epoch(ckpt: str | None) -> int | None:
     import torch
 
     return torch.load(ckpt, map_location="cpu", weights_only=True).get("epoch")
-
-
-def run_cli(fn, cfg: DictConfig):
-    """Runs an entry point, printing user errors as one clear line (exit code 2)."""
-    try:
-        return fn(cfg)
-    except USER_ERRORS as e:
-        print(f"graphrec: error: {e}", file=sys.stderr)
-        sys.exit(2)
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    results = run_cli(train, cfg)
-    metric = cfg.get("optimized_metric")
-    # Sweepers (Optuna) read the return value as the objective.
-    return results["val"].get(metric) if metric else None
-
-
-if __name__ == "__main__":
-    main()

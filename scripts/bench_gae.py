@@ -58,7 +58,8 @@ def graphrec_side(seed: int, epochs: int, out_dir: str) -> tuple[list[float], fl
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
-    from graphrec.train import CONFIG_DIR, train
+    from graphrec.runtime import CONFIG_DIR
+    from graphrec.train import train
 
     class EpochClock(L.Callback):
         def __init__(self):

@@ -80,7 +80,7 @@ def friend_setup(args):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from graphrec.train import CONFIG_DIR, build_datamodule
+    from graphrec.runtime import CONFIG_DIR, build_datamodule
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[

@@ -1,6 +1,6 @@
 """Test a trained checkpoint: `python scripts/evaluate.py ckpt_path=<run>/checkpoints/best.ckpt`."""
 
-from graphrec.evaluate import main
+from graphrec.cli import evaluate_main
 
 if __name__ == "__main__":
-    main()
+    evaluate_main()

@@ -1,6 +1,9 @@
-"""Train a graphrec model: `python scripts/train.py [overrides]` (see configs/train.yaml)."""
+"""Train a graphrec model: `python scripts/train.py [overrides]` (see configs/train.yaml).
 
-from graphrec.train import main
+Continue a killed run: `python scripts/train.py resume=<run folder>` (see docs/runs.md).
+"""
+
+from graphrec.cli import train_main
 
 if __name__ == "__main__":
-    main()
+    train_main()

@@ -10,7 +10,7 @@ from omegaconf import open_dict
 
 from graphrec.data.synthetic import generate_social_graph
 from graphrec.models import encoders
-from graphrec.train import CONFIG_DIR
+from graphrec.runtime import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 # The built-in encoder families by their config names (configs/model/encoder/<name>.yaml).

@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from graphrec.data.benchmarks import EgoFacebookSource, PlanetoidSource
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.schema import validate
-from graphrec.train import CONFIG_DIR
+from graphrec.runtime import CONFIG_DIR
 from graphrec.utils.errors import DataMissingError
 
 CITES = ("paper", "cites", "paper")

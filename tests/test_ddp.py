@@ -12,7 +12,7 @@ from conftest import ROOT, make_cfg
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from graphrec.train import CONFIG_DIR, build_datamodule
+from graphrec.runtime import CONFIG_DIR, build_datamodule
 
 TASK_KEYS = ("friend/mrr", "career/mrr", "content/mrr", "sentiment/macro_f1")
 NEIGHBOR = ["data.loader=neighbor", "data.neighbor.num_neighbors=[5,3]",

@@ -8,7 +8,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from graphrec.train import CONFIG_DIR, build_datamodule, train
+from graphrec.runtime import CONFIG_DIR, build_datamodule
+from graphrec.train import train
 
 
 def make_cfg(out_dir, overrides):

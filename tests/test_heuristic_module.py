@@ -58,7 +58,7 @@ def test_scores_use_only_the_splits_message_passing_graph(tmp_path, monkeypatch)
     train(cfg)
     from omegaconf import OmegaConf
 
-    from graphrec.train import build_datamodule
+    from graphrec.runtime import build_datamodule
 
     dm = build_datamodule(cfg.data, OmegaConf.to_container(cfg.task))
     dm.setup()

@@ -20,8 +20,8 @@ def test_installed_package_trains_from_an_empty_folder(tmp_path):
     empty.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "WANDB_MODE": "offline"}
     # The module is read from the install, not the checkout (which is not on the path).
-    code = ("import sys, graphrec.train as t; assert t.__file__.startswith(sys.argv[1]), "
-            "t.__file__; sys.argv = sys.argv[:1] + sys.argv[2:]; t.main()")
+    code = ("import sys, graphrec.cli as c; assert c.__file__.startswith(sys.argv[1]), "
+            "c.__file__; sys.argv = sys.argv[:1] + sys.argv[2:]; c.train_main()")
     proc = subprocess.run(
         [sys.executable, "-c", code, str(site), "trainer.max_epochs=2", "data=synthetic_tiny",
          "logger=csv", "task=[friend]", "hydra.run.dir=out"],

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, open_dict
 
-from graphrec.train import CONFIG_DIR
+from graphrec.runtime import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

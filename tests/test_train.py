@@ -124,5 +124,5 @@ def test_unknown_group_choice_names_valid_choices():
 def test_bad_value_stops_with_one_clear_line():
     proc = _cli("data=synthetic_tiny", "logger=csv", "data.test_ratio=1.5")
     assert proc.returncode == 2
-    assert "graphrec: error: val_ratio=0.1, test_ratio=1.5" in proc.stderr
+    assert "graphrec: error: data.test_ratio=1.5: must be in (0, 1)" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -13,6 +13,7 @@ environment variable (``$GRAPHREC_DATA_DIR/planetoid/<Name>/raw/``,
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pickle
@@ -25,7 +26,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.datasets import Planetoid
 from torch_geometric.utils import remove_self_loops, to_undirected
 
-from graphrec.utils.errors import DataMissingError
+from graphrec.utils.errors import DataFormatError, DataMissingError
 
 DATA_DIR_ENV = "GRAPHREC_DATA_DIR"
 
@@ -215,6 +216,17 @@ class _OfflinePlanetoid(Planetoid):
         )
 
 
+def _first_bad_line(path: Path) -> tuple[int, str]:
+    """The first line (1-based) of an edge list that is not two integers, and its text."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        for number, line in enumerate(fh, 1):
+            fields = line.split("#", 1)[0].split()
+            if fields and (len(fields) != 2 or not all(f.lstrip("-").isdigit() for f in fields)):
+                return number, line.rstrip("\n")
+    return 0, ""
+
+
 class EgoFacebookSource:
     """SNAP's ego-Facebook friendship graph (the combined network) for link prediction.
 
@@ -255,10 +267,22 @@ class EgoFacebookSource:
                 f"{path.parent}, or point {DATA_DIR_ENV} (or data.source.root) at a folder "
                 "holding ego-facebook/"
             )
-        # ndmin=2 keeps a one-line file two-dimensional; '#' lines (SNAP headers) are skipped.
-        pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
-        if pairs.size and pairs.shape[1] < 2:
-            raise ValueError(f"{path}: expected 'u v' pairs per line, got {pairs.shape[1]} column")
+        fix = "each line must be 'u v', two non-negative integer ids"
+        try:
+            # ndmin=2 keeps a one-line file two-dimensional; '#' lines (SNAP headers) skipped.
+            pairs = np.loadtxt(path, dtype=np.int64, ndmin=2, comments="#")
+        except ValueError:
+            # numpy counts rows from 0 and skips comments; name the file's own line instead.
+            line, text = _first_bad_line(path)
+            raise DataFormatError(f"{path} line {line}: {text!r}; {fix}") from None
+        if pairs.size == 0:
+            raise DataFormatError(f"{path} holds no edges; {fix}")
+        if pairs.shape[1] != 2:
+            raise DataFormatError(f"{path}: {pairs.shape[1]} column(s) per line; {fix}")
+        if (pairs < 0).any():
+            row = int(np.nonzero((pairs < 0).any(axis=1))[0][0])
+            raise DataFormatError(f"{path}: negative id in edge {row + 1} "
+                                  f"({pairs[row, 0]} {pairs[row, 1]}); {fix}")
         edge_index = torch.from_numpy(pairs[:, :2].T.copy()).reshape(2, -1)
         num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
         return _homogeneous("user", "friends", edge_index, num_nodes)

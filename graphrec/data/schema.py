@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import HeteroData
 
+from graphrec.utils.errors import SchemaError
+
 EdgeType = tuple[str, str, str]
 
 NODE_TYPES: tuple[str, ...] = ("user", "post", "job", "company", "skill")
@@ -59,10 +61,6 @@ def as_edge_type(value) -> EdgeType:
             "[user, friends, user] in the config"
         )
     return tuple(parts)  # type: ignore[return-value]
-
-
-class SchemaError(ValueError):
-    """A graph does not follow the schema; the message says what is wrong and how to fix it."""
 
 
 def validate(data: HeteroData, strict: bool = True) -> HeteroData:

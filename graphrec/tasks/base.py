@@ -59,6 +59,11 @@ class Task(nn.Module):
         raise NotImplementedError
 
     @classmethod
+    def num_targets(cls, split, which: str) -> int:
+        """How many targets split ``which`` holds (an empty one stops the run)."""
+        return next(iter(cls.split_targets(split, which).values())).size(-1)
+
+    @classmethod
     def held_out(cls, split) -> list:
         """The :class:`~graphrec.data.splits.LinkSplit` s whose held-out edges leave the
         message-passing graphs (graphrec.data.leakage); none for tasks that hide no edges."""

@@ -1,8 +1,13 @@
-"""Small Lightning callbacks: a one-line validation summary while training."""
+"""Small Lightning callbacks: a one-line validation summary while training; the random
+states that make a resumed run continue exactly."""
 
 from __future__ import annotations
 
+import random
+
 import lightning as L
+import numpy as np
+import torch
 
 
 class ValidationPrinter(L.Callback):
@@ -24,3 +29,44 @@ class ValidationPrinter(L.Callback):
             if key in m:
                 parts.append(f"{name}/{task.primary_metric} {float(m[key]):.4f}")
         print(" | ".join(parts), flush=True)
+
+
+class RNGStates(L.Callback):
+    """Saves the torch, numpy and python random states in each checkpoint and restores them
+    when training continues from one.
+
+    Lightning restores weights, optimizer and loops but not these (its own collector keeps
+    numpy's state as an array, which ``weights_only`` loading refuses, so it is stored here as
+    a tensor). They are restored at the start of the first epoch after resuming, the point at
+    which the uninterrupted run was when the checkpoint was written: validation and saving
+    draw no random numbers, so the next draws of both runs are the same.
+    """
+
+    def __init__(self):
+        self._pending: dict | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        kind, key, pos, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": pos,
+                      "has_gauss": has_gauss, "gauss": gauss},
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self._pending = checkpoint.get("rng_states")
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        states, self._pending = self._pending, None
+        if not states:
+            return
+        torch.set_rng_state(states["torch"])
+        if states["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states["cuda"])
+        n = states["numpy"]
+        np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), n["pos"],
+                             n["has_gauss"], n["gauss"]))
+        version, internal, gauss = states["python"]
+        random.setstate((version, tuple(internal), gauss))

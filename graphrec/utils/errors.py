@@ -47,3 +47,15 @@ def located(where: str) -> Iterator[None]:
         yield
     except NonFiniteError as e:
         raise e.at(where) from None
+
+
+class DataFormatError(ValueError):
+    """A data file is malformed; the message names the file, the row and what it expected."""
+
+
+class SchemaError(ValueError):
+    """A graph does not follow the schema; the message says what is wrong and how to fix it.
+
+    Defined here, with the other user errors, so the entry points can name it without
+    importing the graph libraries (:mod:`graphrec.data.schema` re-exports it).
+    """

@@ -1,4 +1,7 @@
-"""Evaluation from a checkpoint alone: rebuild data and model, reproduce the test metrics."""
+"""Evaluation from a checkpoint alone: rebuild data and model, reproduce the test metrics.
+
+The command line (``scripts/evaluate.py``) is :func:`graphrec.cli.evaluate_main`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.runtime import check_targets, load_checkpoint, module_from_checkpoint
-from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
+from graphrec.runtime import (
+    build_datamodule,
+    check_targets,
+    load_checkpoint,
+    module_from_checkpoint,
+)
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.results import metric_table, write_json
@@ -51,12 +58,3 @@ def evaluate(cfg: DictConfig) -> dict:
     log_segment_tables(loggers, test)
     print(metric_table({}, test), flush=True)
     return results
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
-    run_cli(evaluate, cfg)
-
-
-if __name__ == "__main__":
-    main()

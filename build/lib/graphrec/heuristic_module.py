@@ -18,7 +18,7 @@ from graphrec.module import EvaluatedModule
 from graphrec.tasks.base import build_task, task_class
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.link_eval import evaluate_link
-from graphrec.utils.errors import ConfigError
+from graphrec.utils.errors import ConfigError, located
 
 # The short names papers use, beside the full ones of graphrec.models.heuristics.
 ALIASES = {"cn": "common_neighbors", "jaccard": "jaccard", "aa": "adamic_adar",
@@ -41,7 +41,10 @@ class HeuristicModule(EvaluatedModule):
             task's own relation (and its reverse).
         undirected: treat every edge as undirected.
         options: keyword arguments of the score (katz: ``beta``, ``max_length``; ppr:
-            ``alpha``, ``eps``, ``method``, ``symmetric``).
+            ``alpha``, ``eps``, ``method``, ``tol``, ``max_iterations``, ``symmetric``).
+            ppr's ``symmetric`` defaults to the task's own: an undirected task (friend) is
+            scored ``ppr(u, v) + ppr(v, u)``, since which end of a friendship is ``u`` is
+            arbitrary and a one-sided score would depend on it.
     """
 
     def __init__(self, metadata, node_specs: Mapping, tasks: Mapping, score: str = "aa",
@@ -81,23 +84,33 @@ class HeuristicModule(EvaluatedModule):
             parts.append(torch.stack([ei[0] + self.offset[et[0]], ei[1] + self.offset[et[2]]]))
         return torch.cat(parts, 1) if parts else torch.zeros(2, 0, dtype=torch.long)
 
-    def scorer(self, graph, edge_type) -> HeuristicScorer:
+    def scorer(self, graph, edge_type, symmetric: bool = False) -> HeuristicScorer:
+        options = dict(self.options)
+        if self.score_name == "ppr":
+            options.setdefault("symmetric", symmetric)
         return HeuristicScorer(self.score_name, self.num_nodes, self.undirected,
-                               **self.options).fit(self.graph_edges(graph, edge_type))
+                               **options).fit(self.graph_edges(graph, edge_type))
+
+    def pair_score(self, graph, task):
+        """``score(src [...], dst [...]) -> [...]`` of ``task``'s pairs on ``graph`` (the
+        split's message-passing graph), ids local to the task's node types, broadcast."""
+        s, _, d = task.edge_type
+        scorer = self.scorer(graph, task.edge_type, task.symmetric)
+        src_off, dst_off = self.offset[s], self.offset[d]
+
+        def score(src, dst):
+            src, dst = torch.broadcast_tensors(src, dst)
+            pairs = torch.stack([src.reshape(-1) + src_off, dst.reshape(-1) + dst_off])
+            return scorer(pairs).view(src.shape)
+
+        return score
 
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             s, _, d = task.edge_type
-            scorer = self.scorer(graph, task.edge_type)
-            src_off, dst_off = self.offset[s], self.offset[d]
-
-            def score(src, dst, scorer=scorer, src_off=src_off, dst_off=dst_off):
-                src, dst = torch.broadcast_tensors(src, dst)
-                pairs = torch.stack([src.reshape(-1) + src_off, dst.reshape(-1) + dst_off])
-                return scorer(pairs).view(src.shape)
-
+            score = self.pair_score(graph, task)
             full = None
             if task.full_ranking:
                 n_dst = graph[d].num_nodes
@@ -108,8 +121,10 @@ class HeuristicModule(EvaluatedModule):
                     return score(q[:, None], cands[None, :])
 
                 full = (torch.arange(graph[s].num_nodes), cands, rows)
-            for key, value in evaluate_link(score, targets[name], graph, task.edge_type,
-                                            full=full, **task.eval_options).items():
+            with located(f"{split}/{name}"):
+                task_metrics = evaluate_link(score, targets[name], graph, task.edge_type,
+                                             full=full, **task.eval_options)
+            for key, value in task_metrics.items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
         return self.log_split(metrics, primary, split)

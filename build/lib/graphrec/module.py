@@ -9,10 +9,11 @@ import lightning as L
 import torch
 from torch import nn
 
+from graphrec.checks import check_module_args
 from graphrec.models.encoders import build_encoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.base import build_task
-from graphrec.utils.errors import ConfigError
+from graphrec.utils.errors import ConfigError, NonFiniteError, located
 
 LOSS_WEIGHTINGS = ("static", "uncertainty")
 
@@ -75,6 +76,7 @@ class GraphRecModule(EvaluatedModule):
                  weight_decay: float = 0.0, supervision_ratio: float | None = None,
                  loss_weighting: str = "static", sparse_embeddings: bool = False):
         super().__init__()
+        check_module_args(lr, weight_decay, supervision_ratio, loss_weighting, encoder, head)
         self.save_hyperparameters()
         metadata = (list(metadata[0]), [tuple(et) for et in metadata[1]])
         self.encoder = build_encoder(metadata, node_specs, encoder)
@@ -87,8 +89,6 @@ class GraphRecModule(EvaluatedModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
-        if loss_weighting not in LOSS_WEIGHTINGS:
-            raise ValueError(f"loss_weighting={loss_weighting!r}; choose one of {LOSS_WEIGHTINGS}")
         self.loss_weighting = loss_weighting
         # log sigma^2 per task, 0 = weight 1 at the start; only trained with "uncertainty".
         self.log_vars = nn.ParameterDict({name: nn.Parameter(torch.zeros(()))
@@ -119,8 +119,25 @@ class GraphRecModule(EvaluatedModule):
             losses[name] = task.loss(z, targets[name], graph)
             self.log(f"train/{name}/loss", losses[name], batch_size=1)
         total = self.combine_losses(losses)
+        self.check_loss(total, losses)
         self.log("train/loss", total, batch_size=1, prog_bar=True)
         return total
+
+    def check_loss(self, total: torch.Tensor, losses: Mapping[str, torch.Tensor]) -> None:
+        """Stops training on a NaN/inf loss, naming the task and the epoch.
+
+        One scalar check (one device sync) per step; the per-task losses are only looked
+        at once the total is already known to be bad. Without it, a NaN loss silently
+        turns every parameter into NaN and the run keeps going.
+        """
+        if bool(torch.isfinite(total)):
+            return
+        bad = [name for name, loss in losses.items() if not bool(torch.isfinite(loss))]
+        where = f"train/{bad[0]}" if bad else "train"
+        value = losses[bad[0]] if bad else total
+        kind = "NaN" if bool(torch.isnan(value)) else "infinite"
+        raise NonFiniteError(f"loss is {kind} at epoch {self.current_epoch} "
+                             f"(step {self.global_step})", where)
 
     def combine_losses(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The training objective from the per-task losses (see ``loss_weighting``)."""
@@ -140,6 +157,7 @@ class GraphRecModule(EvaluatedModule):
             losses[name] = task.subgraph_loss(self.encoder(batch[name]), batch[name])
             self.log(f"train/{name}/loss", losses[name], batch_size=1)
         total = self.combine_losses(losses)
+        self.check_loss(total, losses)
         self.log("train/loss", total, batch_size=1, prog_bar=True)
         return total
 
@@ -149,7 +167,9 @@ class GraphRecModule(EvaluatedModule):
         z = self.encoder.inference(graph, batch.get("neighborhoods"))
         metrics, primary = {}, []
         for name, task in self.tasks.items():
-            for key, value in task.evaluate(z, targets[name], graph).items():
+            with located(f"{split}/{name}"):
+                task_metrics = task.evaluate(z, targets[name], graph)
+            for key, value in task_metrics.items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
         return self.log_split(metrics, primary, split)

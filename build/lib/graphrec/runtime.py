@@ -1,4 +1,5 @@
-"""What the entry points share: reading a checkpoint safely and rebuilding its model.
+"""What the entry points share: the config folder, building the data, printing user errors,
+reading a checkpoint safely and rebuilding its model.
 
 Researchers share checkpoints, so opening one must never run code from it:
 
@@ -12,19 +13,87 @@ Researchers share checkpoints, so opening one must never run code from it:
 from __future__ import annotations
 
 import pickle
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import hydra
-import torch
+from hydra.errors import InstantiationException
 
-from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.errors import (
+    ConfigError,
+    DataFormatError,
+    DataMissingError,
+    NonFiniteError,
+    SchemaError,
+)
+from graphrec.utils.hydra_callbacks import register_resolvers
+
+# graphrec/configs is the top-level configs/ (a link in a checkout, files in a wheel).
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")
+# What a user can fix: the entry points print these as one line and exit with code 2.
+USER_ERRORS = (ConfigError, DataMissingError, DataFormatError, SchemaError, NonFiniteError)
+register_resolvers()  # before any config is resolved, also when composed without the CLI
 
 # The LightningModules a checkpoint may name (the model config's ``_target_``).
 MODULES = ("graphrec.module.GraphRecModule", "graphrec.heuristic_module.HeuristicModule")
 DEFAULT_MODULE = MODULES[0]
 _PACKAGE = "graphrec."
+
+
+def build_datamodule(cfg_data, tasks: dict):
+    """Instantiates ``cfg.data`` for ``tasks``, turning config mistakes into ConfigError."""
+    if not tasks:
+        raise ConfigError("no task selected; choose some, e.g. task=[friend,sentiment]")
+    try:
+        # Tasks are given at call time: their _target_ names a task class for the datamodule
+        # to split with, not something Hydra should build.
+        return hydra.utils.instantiate(cfg_data, _partial_=True, _convert_="all")(tasks=tasks)
+    except InstantiationException as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, USER_ERRORS):
+            raise cause from None
+        raise ConfigError(f"could not build data from config: {cause}") from None
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's message on one line (its first non-empty one), or its class name."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def user_error_exit(e: BaseException) -> None:
+    """Prints a user error as the one line ``graphrec: error: ...`` and exits with code 2."""
+    print(f"graphrec: error: {' '.join(str(e).split())}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run_cli(fn, cfg):
+    """Runs an entry point, printing user errors as one clear line (exit code 2).
+
+    Errors that Hydra wraps while building a configured object, and OmegaConf's errors about
+    the config itself (a missing mandatory value, a bad interpolation), are config mistakes
+    too: they are reduced to their own one line.
+    """
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    try:
+        return fn(cfg)
+    except USER_ERRORS as e:
+        user_error_exit(e)
+    except InstantiationException as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, USER_ERRORS):
+            user_error_exit(cause)
+        user_error_exit(ConfigError(f"could not build from config: {first_line(cause)}"))
+    except MissingMandatoryValue as e:
+        key = getattr(e, "full_key", None) or "a mandatory value"
+        user_error_exit(ConfigError(f"{key} is not set; pass {key}=... on the command line"))
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        user_error_exit(ConfigError(f"{key + ': ' if key else ''}{first_line(e)}; set it on "
+                                    "the command line, e.g. key=value"))
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -35,6 +104,8 @@ def load_checkpoint(path: str | Path) -> dict:
         ConfigError: the file is empty, truncated, corrupt, holds pickled code, or was not
             written by graphrec training (one line naming the file and the fix).
     """
+    import torch  # here, not at the top: the entry points report config mistakes before torch
+
     path = Path(path)
     if not path.is_file():
         raise DataMissingError(

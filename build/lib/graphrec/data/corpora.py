@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import HeteroData
 
-from graphrec.utils.errors import ConfigError, DataMissingError
+from graphrec.utils.errors import ConfigError, DataFormatError, DataMissingError
 
 DATA_DIR_ENV = "GRAPHREC_DATA_DIR"
 # The tweet files keep some characters as literal escapes ("i\\u2019m"); decoded, the words
@@ -94,24 +94,52 @@ def read_corpus(name: str, root: str | None = None) -> dict[str, tuple[list[str]
     out = {}
     for split, files in corpus.files.items():
         if len(files) == 1:
-            with open(folder / files[0], newline="", encoding="utf-8") as fh:
-                # QUOTE_NONE: SST-2 sentences contain bare quote characters.
-                rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-            texts = [r["sentence"].strip() for r in rows]
-            labels = [int(r["label"]) for r in rows]
+            texts, labels = _read_tsv(folder / files[0])
         else:
             texts = [_unescape(t).strip() for t in
                      (folder / files[0]).read_text(encoding="utf-8").splitlines()]
-            labels = [int(t) for t in (folder / files[1]).read_text().split()]
+            labels = [_label(t, folder / files[1], i + 1) for i, t in
+                      enumerate((folder / files[1]).read_text().split())]
         if len(texts) != len(labels):
-            raise ValueError(f"corpus {name} {split}: {len(texts)} texts but {len(labels)} labels "
-                             f"in {folder}")
+            raise DataFormatError(f"corpus {name} {split}: {len(texts)} texts but {len(labels)} "
+                                  f"labels in {folder}; the files must be line-aligned")
+        if not texts:
+            raise DataFormatError(f"corpus {name} {split}: {folder / files[0]} holds no rows; "
+                                  f"restore the file from {corpus.url}")
         bad = sorted({y for y in labels if not 0 <= y < len(corpus.classes)})
         if bad:
-            raise ValueError(f"corpus {name} {split}: labels {bad} outside "
-                             f"0..{len(corpus.classes) - 1}")
+            raise DataFormatError(f"corpus {name} {split}: labels {bad} outside "
+                                  f"0..{len(corpus.classes) - 1} in {folder / files[-1]}")
         out[split] = (texts, labels)
     return out
+
+
+def _label(value, path: Path, row: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{path} row {row}: label {value!r} is not a whole number; each "
+                              "row must be '<text><TAB><label>'") from None
+
+
+def _read_tsv(path: Path) -> tuple[list[str], list[int]]:
+    """``(texts, labels)`` of a ``sentence<TAB>label`` file with that header."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        # QUOTE_NONE: SST-2 sentences contain bare quote characters.
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if reader.fieldnames is None or not {"sentence", "label"} <= set(reader.fieldnames):
+            raise DataFormatError(f"{path}: header {reader.fieldnames} lacks the columns "
+                                  "'sentence' and 'label'; the first line must be "
+                                  "'sentence<TAB>label'")
+        texts, labels = [], []
+        for row in reader:
+            line = reader.line_num
+            if row["sentence"] is None or row["label"] is None:
+                raise DataFormatError(f"{path} line {line}: expected '<text><TAB><label>', got "
+                                      "fewer columns")
+            texts.append(row["sentence"].strip())
+            labels.append(_label(row["label"], path, line))
+    return texts, labels
 
 
 class SentimentCorpusSource:

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
+from graphrec.checks import check_data_args
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import validate
@@ -19,7 +20,6 @@ from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
-LOADERS = ("full", "neighbor")
 
 
 def _identity(batch):
@@ -59,14 +59,9 @@ class GraphDataModule(L.LightningDataModule):
         neighbor: Mapping | None = None,
     ):
         super().__init__()
-        if loader not in LOADERS:
-            raise ConfigError(f"data.loader={loader!r}; choose one of {LOADERS}")
+        check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_seed, loader,
+                        neighbor)
         self.minibatch = NeighborBatches(**(neighbor or {})) if loader == "neighbor" else None
-        if not 0 <= val_ratio < 1 or not 0 < test_ratio < 1 or val_ratio + test_ratio >= 1:
-            raise ConfigError(
-                f"val_ratio={val_ratio}, test_ratio={test_ratio}: both must be in (0, 1) and sum "
-                "to less than 1"
-            )
         self.source = source
         self.task_classes = {name: task_class(name, spec) for name, spec in tasks.items()}
         self.tasks = {name: task_options(spec) for name, spec in tasks.items()}
@@ -82,6 +77,24 @@ class GraphDataModule(L.LightningDataModule):
     def source_name(self) -> str:
         return getattr(self.source, "name", type(self.source).__name__)
 
+    def _alternative(self, name: str) -> str:
+        """A fix for a task the data cannot serve; never an empty task list, which cannot run."""
+        others = [t for t in self.tasks if t != name]
+        drop = f"drop the task, e.g. task=[{','.join(others)}], or " if others else ""
+        return (f"{drop}pick a task this data has (its config names the tasks it serves), or "
+                "data that has what the task needs, e.g. data=synthetic")
+
+    def _check_split_sizes(self) -> None:
+        """Stops before training when a split of a task is empty (NaN losses, empty metrics)."""
+        for name, s in self.splits.items():
+            for split in SPLITS:
+                n = self.task_classes[name].num_targets(s, split)
+                if n == 0:
+                    raise ConfigError(
+                        f"task '{name}': the {split} split of data '{self.source_name}' is "
+                        "empty; check the data files (a corpus needs rows in each split's file) "
+                        "or raise data.val_ratio / data.test_ratio")
+
     def _check_servable(self, graph: HeteroData) -> None:
         """Stops before training when a task asks for something the data does not have."""
         seen = {}
@@ -89,10 +102,8 @@ class GraphDataModule(L.LightningDataModule):
             cls = self.task_classes[name]
             problem = cls.check_servable(name, spec, graph)
             if problem:
-                others = [t for t in self.tasks if t != name]
-                fix = (f"drop the task, e.g. task=[{','.join(others)}], or pick data that has it"
-                       if others else "pick a task this data serves, or data that serves it")
-                raise ConfigError(f"task '{name}' {problem} in data '{self.source_name}'; {fix}")
+                raise ConfigError(f"task '{name}' {problem} in data '{self.source_name}'; "
+                                  f"{self._alternative(name)}")
             target = cls.target_of(spec)
             if target in seen:
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
@@ -110,6 +121,7 @@ class GraphDataModule(L.LightningDataModule):
                 graph, spec, source=self.source, val_ratio=self.val_ratio,
                 test_ratio=self.test_ratio, temporal=self.temporal,
                 num_negatives=self.num_eval_negatives, generator=g)
+        self._check_split_sizes()
         # The leakage rule: every task's held-out edges leave the message-passing graphs.
         held_out = [ls for name, s in self.splits.items()
                     for ls in self.task_classes[name].held_out(s)]

@@ -106,11 +106,16 @@ class TorchNeighborSampler(NeighborSampler):
         is_sorted: Whether ``edge_index`` is already sorted by target node (and by time
             within each neighborhood if ``time_attr`` is set).
         share_memory: Whether to move the CSC graph to shared memory for worker processes.
+        directed: PyG's deprecated alias: ``False`` means ``subgraph_type='induced'``.
+        sample_direction: ``'forward'`` (neighbors along incoming edges, PyG's default).
+
+    ``edge_index`` may be int64 or int32; both give the same samples.
 
     Raises:
-        NotImplementedError: For ``replace=True``, ``weight_attr`` or ``'induced'``
-            subgraphs, which need pyg-lib.
-        ValueError: For an unknown ``temporal_strategy``.
+        NotImplementedError: For ``replace=True``, ``weight_attr``, ``'induced'`` subgraphs
+            (or ``directed=False``) and ``sample_direction='backward'``, which need pyg-lib;
+            the message names the argument.
+        ValueError: For an unknown ``temporal_strategy`` or ``sample_direction``.
     """
 
     def __init__(
@@ -125,14 +130,29 @@ class TorchNeighborSampler(NeighborSampler):
         weight_attr: str | None = None,
         is_sorted: bool = False,
         share_memory: bool = False,
+        directed: bool = True,
+        sample_direction: str = "forward",
     ):
-        induced = SubgraphType(subgraph_type) == SubgraphType.induced
-        if replace or weight_attr is not None or induced:
+        name = type(self).__name__
+        unsupported = []
+        if replace:
+            unsupported.append("replace=True (it samples without replacement)")
+        if weight_attr is not None:
+            unsupported.append(f"weight_attr={weight_attr!r} (it samples uniformly)")
+        if SubgraphType(subgraph_type) == SubgraphType.induced:
+            unsupported.append("subgraph_type='induced' (use 'directional' or 'bidirectional')")
+        if not directed:
+            unsupported.append("directed=False, PyG's alias of subgraph_type='induced' (use "
+                               "subgraph_type='directional' or 'bidirectional')")
+        if sample_direction not in ("forward", "backward"):
+            raise ValueError(f"sample_direction={sample_direction!r}; PyG accepts 'forward' or "
+                             "'backward'")
+        if sample_direction == "backward":
+            unsupported.append("sample_direction='backward' (it samples 'forward' only)")
+        if unsupported:
             raise NotImplementedError(
-                f"'{type(self).__name__}' samples uniformly without replacement into "
-                f"directional or bidirectional subgraphs only; install 'pyg-lib' for "
-                f"'replace', 'weight_attr' or 'induced' subgraphs"
-            )
+                f"{name} does not support {'; '.join(unsupported)}; install 'pyg-lib' for "
+                "PyG's compiled sampler, which does")
         if temporal_strategy not in ("uniform", "last"):
             raise ValueError(f"Unknown temporal strategy '{temporal_strategy}'")
 
@@ -291,7 +311,9 @@ def _sample_hops(
             begin, end = frontier[dst]
             dst_key = keys[dst][begin:end]
             dst_node = dst_key % size[dst] if disjoint else dst_key
-            start, stop = colptr[dst_node], colptr[dst_node + 1]
+            # int64 from here on: an int32 edge_index gives int32 CSC tensors, and index
+            # arithmetic mixing them with int64 offsets fails in index_put.
+            start, stop = colptr[dst_node].long(), colptr[dst_node + 1].long()
             k = fanouts[edge_type][hop]
 
             # PyG allows node- or edge-level time, not both; as in pyg-lib, neighbors of a
@@ -308,7 +330,7 @@ def _sample_hops(
                     start = torch.maximum(start, stop - k)
 
             target, edge = _sample_ranges(start, stop, k)
-            neighbor = row[edge]
+            neighbor = row[edge].long()
             if disjoint:  # A neighbor joins the subgraph of the node that found it.
                 neighbor = dst_key[target] // size[dst] * size[src] + neighbor
             found[src].append((edge_type, neighbor))

@@ -17,6 +17,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphrec.data.schema import EdgeType, reverse_edge_type
+from graphrec.utils.errors import ConfigError
 
 TRAIN, VAL, TEST = 0, 1, 2
 
@@ -107,9 +108,8 @@ def split_links(
     uniq, inv = torch.unique(key, return_inverse=True)
     if temporal:
         if "edge_time" not in data[edge_type]:
-            raise ValueError(
-                f"temporal split needs edge_time on {edge_type}; set data.split.temporal=false"
-            )
+            raise ConfigError(f"data.temporal=true: {edge_type} edges carry no edge_time to "
+                              "split by; set data.temporal=false")
         t = torch.full((uniq.numel(),), float("inf"))
         t.scatter_reduce_(0, inv, data[edge_type].edge_time.float(), reduce="amin")
         order = torch.argsort(t, stable=True)

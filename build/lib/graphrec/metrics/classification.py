@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional.classification import (
-    binary_auroc,
-    binary_average_precision,
     multiclass_accuracy,
     multiclass_f1_score,
     multiclass_recall,
 )
+
+from graphrec.metrics.binary import average_precision, roc_auc
+from graphrec.metrics.finite import check_finite
 
 
 def node_classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -20,7 +21,12 @@ def node_classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[s
     ``nll`` scores every example's probability rather than a thresholded guess, so it varies
     far less than accuracy on a small validation set: a better signal for picking a checkpoint
     (``optimized_metric=val/<task>/nll`` with ``callbacks.model_checkpoint.mode=min``).
+
+    Raises:
+        NonFiniteError: if any logit is NaN or infinite (argmax would pick an arbitrary
+            class and the loss would be NaN).
     """
+    check_finite(logits, what="logits")
     c = logits.size(1)
     pred = logits.argmax(1)
     return {
@@ -32,10 +38,6 @@ def node_classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[s
 
 
 def binary_metrics(pos: torch.Tensor, neg: torch.Tensor) -> dict[str, float]:
-    """ROC-AUC and average precision of positives ``[P]`` against negatives ``[N]``."""
-    scores = torch.cat([pos.flatten(), neg.flatten()]).float()
-    labels = torch.cat([torch.ones(pos.numel()), torch.zeros(neg.numel())]).long()
-    return {
-        "auc": binary_auroc(scores, labels).item(),
-        "ap": binary_average_precision(scores, labels).item(),
-    }
+    """Exact ROC-AUC and average precision of raw scores of positives ``[P]`` against
+    negatives ``[N]`` (any shapes, flattened; see :mod:`graphrec.metrics.binary`)."""
+    return {"auc": roc_auc(pos, neg), "ap": average_precision(pos, neg)}

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import torch
 
+from graphrec.metrics.finite import check_finite
+
 
 def official_metrics(name: str, pos: torch.Tensor, neg: torch.Tensor,
                      shared_neg: torch.Tensor | None = None) -> dict[str, float]:
     """``{"ogb_mrr": ...}`` (per-positive negatives ``neg [P, K]``, citation2) or
-    ``{"ogb_hits@K": ...}`` (one shared negative set ``shared_neg [N]``: collab, ddi, ppa)."""
+    ``{"ogb_hits@K": ...}`` (one shared negative set ``shared_neg [N]``: collab, ddi, ppa).
+
+    Raises:
+        NonFiniteError: if any score is NaN or infinite (OGB's evaluator would rank it).
+    """
+    check_finite(*(t for t in (pos, neg, shared_neg) if t is not None))
     from ogb.linkproppred import Evaluator
 
     evaluator = Evaluator(name)

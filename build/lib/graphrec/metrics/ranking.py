@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from graphrec.metrics.finite import check_finite
+
 
 def sampled_ranks(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
     """Rank of each positive among its negatives.
@@ -19,7 +21,12 @@ def sampled_ranks(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``[P]`` float ranks in ``[1, K + 1]``.
+
+    Raises:
+        NonFiniteError: if any score is NaN or infinite (a NaN positive would otherwise
+            rank first: every comparison with NaN is false).
     """
+    check_finite(pos, neg)
     pos = pos.view(-1, 1)
     optimistic = (neg > pos).sum(1)
     pessimistic = (neg >= pos).sum(1)
@@ -42,7 +49,11 @@ def shared_negative_hits(pos: torch.Tensor, neg: torch.Tensor, k: int) -> float:
     Args:
         pos: ``[P]`` positive scores.
         neg: ``[N]`` negative scores shared by all positives.
+
+    Raises:
+        NonFiniteError: if any score is NaN or infinite.
     """
+    check_finite(pos, neg)
     if neg.numel() < k:
         return 1.0
     kth = torch.topk(neg, k).values[-1]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from graphrec.metrics.finite import check_finite
+
 ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -54,9 +56,16 @@ def _masked_scores(
     score_fn: ScoreFn,
     exclude: _GroupedPairs | None,
     start: int,
+    finite: bool = False,
 ) -> Tensor:
-    """Scores ``[C, N]`` of one query chunk with excluded entries set to ``-inf``."""
+    """Scores ``[C, N]`` of one query chunk with excluded entries set to ``-inf``.
+
+    With ``finite``, raises :class:`~graphrec.utils.errors.NonFiniteError` on any NaN/inf
+    score, checked before masking, since ``-inf`` is the exclusion mark afterwards.
+    """
     scores = score_fn(query_chunk, cand_emb).contiguous()  # flat indexing needs a dense view
+    if finite:
+        check_finite(scores)
     if exclude is not None:
         row, col, _ = exclude.chunk(start, start + query_chunk.size(0))
         scores.view(-1).index_fill_(0, row * scores.size(1) + col, float("-inf"))
@@ -136,7 +145,8 @@ def full_ranking_metrics(
 
     A pair that is both a positive and excluded is treated as a positive, so leakage
     between splits cannot make a relevant item unrankable. Scores must be finite, since
-    ``-inf`` marks exclusion.
+    ``-inf`` marks exclusion: a NaN or infinite score raises
+    :class:`~graphrec.utils.errors.NonFiniteError`.
 
     Args:
         query_emb: Query embeddings ``[Q, D]``, indexed by global query id.
@@ -179,7 +189,8 @@ def full_ranking_metrics(
 
     for start in range(0, len(queries), chunk_size):
         scores = _masked_scores(
-            query_emb[queries[start : start + chunk_size]], cand_emb, score_fn, excl, start
+            query_emb[queries[start : start + chunk_size]], cand_emb, score_fn, excl, start,
+            finite=True,
         )
         rows = scores.size(0)
         rel_row, rel_col, rel_keys = pos.chunk(start, start + rows)

@@ -22,11 +22,14 @@ restart vectors for ``C`` distinct sources at a time, ``O(steps * E * #sources)`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+
+from graphrec.utils.errors import ConfigError
 
 
 @dataclass
@@ -76,9 +79,12 @@ class Adjacency:
         return owner, self.col[self.rowptr[nodes][owner] + offset]
 
     def propagation(self, normalize: bool) -> Tensor:
-        """Sparse CSR ``A^T`` (or ``P^T`` with ``P = D_out^-1 A``) acting on column blocks."""
+        """Sparse CSR ``A^T`` (or ``P^T`` with ``P = D_out^-1 A``) acting on column blocks.
+
+        float64: long Katz walks and converged PPR sum many terms of very different sizes.
+        """
         if normalize not in self._propagation:
-            values = torch.ones(len(self.row), device=self.row.device)
+            values = torch.ones(len(self.row), dtype=torch.float64, device=self.row.device)
             if normalize:
                 values = values / self.out_deg[self.row]
             size = (self.num_nodes, self.num_nodes)
@@ -185,14 +191,15 @@ def preferential_attachment(
 
 
 def _source_blocks(pairs: Tensor, num_nodes: int, chunk: int) -> Iterator[tuple]:
-    """Per chunk of distinct sources: pair ids, one-hot restarts ``[N, C]``, pair columns."""
+    """Per chunk of distinct sources: pair ids, one-hot restarts ``[N, C]`` (float64),
+    pair columns."""
     sources, inverse = torch.unique(pairs[0], return_inverse=True)
     order = torch.argsort(inverse)
     cuts = torch.arange(0, len(sources) + chunk, chunk, device=pairs.device)
     bounds = torch.searchsorted(inverse[order], cuts).tolist()
     for first, lo, hi in zip(cuts.tolist(), bounds[:-1], bounds[1:], strict=False):
         block = sources[first : first + chunk]
-        restart = torch.zeros(num_nodes, len(block), device=pairs.device)
+        restart = torch.zeros(num_nodes, len(block), dtype=torch.float64, device=pairs.device)
         restart[block, torch.arange(len(block), device=pairs.device)] = 1.0
         ids = order[lo:hi]
         yield ids, restart, inverse[ids] - first
@@ -240,7 +247,7 @@ def _katz_paths(adj: Adjacency, pairs: Tensor, beta: float, max_length: int,
     """
     n = adj.num_nodes
     u, v = pairs.long()
-    scores = beta * (_lookup(adj.keys, torch.ones_like(adj.keys), u * n + v)).float()
+    scores = beta * (_lookup(adj.keys, torch.ones_like(adj.keys), u * n + v)).double()
     if max_length == 1 or len(u) == 0:
         return scores
     rev = adj.transposed()
@@ -264,8 +271,9 @@ def _katz_paths(adj: Adjacency, pairs: Tensor, beta: float, max_length: int,
         scores[ids] += beta**2 * a2[local + v[ids]]
         if max_length == 3:
             owner, x = rev.neighbours(v[ids])
-            scores[ids] += beta**3 * torch.zeros(len(ids), device=u.device).index_add_(
-                0, owner, a2[local[owner] + x])
+            scores[ids] += beta**3 * torch.zeros(
+                len(ids), dtype=torch.float64, device=u.device).index_add_(
+                0, owner, a2[local[owner] + x].double())
         a2[touched] = 0  # reset only what was written: the block is reused
         lo = hi
     return scores
@@ -288,17 +296,24 @@ def katz(
     are used (see :func:`_katz_paths`; ``budget`` bounds the expanded entries alive at once
     and ``scratch`` the dense count block). Longer
     walks propagate dense blocks of ``source_chunk`` distinct sources through the sparse
-    adjacency (memory ``~2 N C`` floats, cost ``O(max_length * E)`` per source).
+    adjacency (memory ``~2 N C`` float64 values, cost ``O(max_length * E)`` per source).
+
+    Returns:
+        Scores ``[P]`` in float64: with ``beta < 1 / lambda_max(A)`` (where the series
+        converges) no term overflows or underflows to NaN at any ``max_length``.
     """
     adj = _as_adjacency(graph, num_nodes, undirected)
     if max_length <= 3:
         return _katz_paths(adj, pairs, beta, max_length, budget, scratch)
     op, targets = adj.propagation(normalize=False), pairs[1].long()
-    scores = torch.zeros(pairs.size(1), device=pairs.device)
+    scores = torch.zeros(pairs.size(1), dtype=torch.float64, device=pairs.device)
     for ids, walks, cols in _source_blocks(pairs.long(), adj.num_nodes, source_chunk):
-        for length in range(1, max_length + 1):
-            walks = op @ walks  # column j now counts walks of this length from source j
-            scores[ids] += beta**length * walks[targets[ids], cols]
+        for _ in range(max_length):
+            # Column j holds beta^l (A^l e_j): the weighted term itself, never the raw walk
+            # count (which grows like lambda_max^l and overflowed float32 to inf near
+            # l = 30, giving inf * beta^l = NaN).
+            walks = (op @ walks).mul_(beta)
+            scores[ids] += walks[targets[ids], cols]
     return scores
 
 
@@ -365,6 +380,43 @@ def _ppr_push(adj: Adjacency, pairs: Tensor, alpha: float, eps: float,
 AUTO_POWER_WORK = 2e7
 
 
+def _power_iterations_bound(alpha: float, tol: float) -> int:
+    """Iterations after which ``(1 - alpha)^k`` (the a-priori error) is below ``tol``."""
+    return max(1, math.ceil(math.log(tol) / math.log1p(-alpha))) if 0 < alpha < 1 else 1
+
+
+def _ppr_power(adj: Adjacency, pairs: Tensor, alpha: float, tol: float, max_iterations: int,
+               source_chunk: int) -> Tensor:
+    """Power iteration ``π <- alpha e_u + (1 - alpha) P^T π`` to an L1 error of ``tol``.
+
+    The map is a contraction with factor ``1 - alpha`` in L1 (``P`` is row-(sub)stochastic),
+    so once a step changes a column by ``delta`` the remaining error is at most
+    ``delta (1 - alpha) / alpha``; iteration stops when that bound is ``<= tol`` for every
+    source of the block.
+
+    Raises:
+        ConfigError: if ``max_iterations`` steps do not reach ``tol`` (tiny ``alpha``).
+    """
+    op, targets = adj.propagation(normalize=True), pairs[1].long()
+    scores = torch.zeros(pairs.size(1), dtype=torch.float64, device=pairs.device)
+    stop = tol * alpha / (1 - alpha) if alpha < 1 else float("inf")
+    for ids, restart, cols in _source_blocks(pairs.long(), adj.num_nodes, source_chunk):
+        rank = restart
+        for _ in range(max_iterations):
+            new = (op @ rank).mul_(1 - alpha).add_(restart, alpha=alpha)
+            delta = float((new - rank).abs().sum(0).max())
+            rank = new
+            if delta <= stop:
+                break
+        else:
+            raise ConfigError(
+                f"ppr power iteration did not reach tol={tol:g} in max_iterations="
+                f"{max_iterations} (last step changed a column by {delta:.3g} in L1); raise "
+                "model.options.max_iterations, loosen tol, or raise alpha")
+        scores[ids] = rank[targets[ids], cols]
+    return scores
+
+
 def ppr(
     graph: Graph,
     pairs: Tensor,
@@ -373,45 +425,48 @@ def ppr(
     alpha: float = 0.15,
     method: str = "auto",
     eps: float = 1e-5,
-    num_iterations: int = 30,
+    tol: float = 1e-8,
+    max_iterations: int = 1000,
     symmetric: bool = False,
     source_chunk: int = 256,
     scratch: int = 1 << 24,
 ) -> Tensor:
     """Personalized PageRank ``π_u(v)`` with restart probability ``alpha``.
 
-    ``method="auto"`` (default) picks power iteration while ``num_iterations * E`` is at
-    most ``AUTO_POWER_WORK`` (there it was faster: 0.8 s against 7.7 s for push at
-    ``eps=1e-5``, 200 sources on ego-Facebook's 176k stored edges) and push above it (25x
-    faster than power iteration on a random graph of 2M stored edges; scripts/
-    bench_heuristics.py). ``method="push"`` runs forward push with tolerance ``eps`` (see
-    :func:`_ppr_push`): local work per source, independent of the graph's size, with error
-    at most ``eps * d_out(v)``; up to ``source_chunk`` sources are pushed together, in dense
-    blocks of at most ``scratch`` entries.
-    ``method="power"`` runs power iteration ``π <- alpha e_u + (1 - alpha) P^T π`` from
-    ``π = e_u`` on dense ``[N, source_chunk]`` blocks, with error at most
-    ``(1 - alpha)^num_iterations`` but ``O(num_iterations * E)`` work per source.
-    With ``symmetric=True`` the score is ``π_u(v) + π_v(u)``.
+    ``method="auto"`` (default) picks power iteration while its expected work
+    ``k * E`` (``k`` iterations for ``(1 - alpha)^k <= tol``) is at most
+    ``AUTO_POWER_WORK`` (on ego-Facebook's 176k stored edges power iteration was faster:
+    0.8 s against 7.7 s for push at ``eps=1e-5``, 200 sources, 30 iterations) and push
+    above it (25x faster than power iteration on a random graph of 2M stored edges;
+    scripts/bench_heuristics.py). ``method="push"`` runs forward push with tolerance
+    ``eps`` (see :func:`_ppr_push`): local work per source, independent of the graph's
+    size, with error at most ``eps * d_out(v)``; up to ``source_chunk`` sources are pushed
+    together, in dense blocks of at most ``scratch`` entries.
+    ``method="power"`` runs power iteration in float64 on dense ``[N, source_chunk]``
+    blocks until the L1 error of every source's vector is at most ``tol`` (see
+    :func:`_ppr_power`; ``max_iterations`` guards against non-convergence and raises),
+    ``O(iterations * E)`` work per source.
+    With ``symmetric=True`` the score is ``π_u(v) + π_v(u)``, which does not depend on
+    the order of the pair (the right score for undirected targets).
+
+    Returns:
+        Scores ``[P]`` (float64 from power iteration, float32 from push).
     """
     adj = _as_adjacency(graph, num_nodes, undirected)
     if method not in ("auto", "push", "power"):
         raise ValueError(f"ppr method must be 'auto', 'push' or 'power', got {method!r}")
+    if not 0 < alpha <= 1:
+        raise ConfigError(f"ppr alpha={alpha}: the restart probability must be in (0, 1]")
     if method == "auto":
-        method = "power" if num_iterations * len(adj.keys) <= AUTO_POWER_WORK else "push"
+        work = _power_iterations_bound(alpha, tol) * len(adj.keys)
+        method = "power" if work <= AUTO_POWER_WORK else "push"
     if symmetric:
-        kw = dict(alpha=alpha, method=method, eps=eps, num_iterations=num_iterations,
+        kw = dict(alpha=alpha, method=method, eps=eps, tol=tol, max_iterations=max_iterations,
                   source_chunk=source_chunk, scratch=scratch)
         return ppr(adj, pairs, **kw) + ppr(adj, pairs.flip(0), **kw)
     if method == "push":
         return _ppr_push(adj, pairs, alpha, eps, source_chunk, scratch)
-    op, targets = adj.propagation(normalize=True), pairs[1].long()
-    scores = torch.zeros(pairs.size(1), device=pairs.device)
-    for ids, restart, cols in _source_blocks(pairs.long(), adj.num_nodes, source_chunk):
-        rank = restart
-        for _ in range(num_iterations):
-            rank = (op @ rank).mul_(1 - alpha).add_(restart, alpha=alpha)
-        scores[ids] = rank[targets[ids], cols]
-    return scores
+    return _ppr_power(adj, pairs, alpha, tol, max_iterations, source_chunk)
 
 
 HEURISTICS = {

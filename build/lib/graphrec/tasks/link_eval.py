@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from graphrec.metrics.classification import binary_metrics
+from graphrec.metrics.finite import check_finite
 from graphrec.metrics.official import official_metrics
 from graphrec.metrics.ranking import ranking_metrics, sampled_ranks
 from graphrec.metrics.retrieval import full_ranking_metrics
@@ -107,7 +108,10 @@ def evaluate_link(
         p, n = pos[:, i:i + chunk], neg[i:i + chunk]
         pos_scores.append(score(p[0], p[1]))
         neg_scores.append(score(p[0][:, None], n))
-    pos_s, neg_s = torch.cat(pos_scores).float(), torch.cat(neg_scores).float()
+    # Native precision: casting float64 heuristic scores (Katz) to float32 would merge
+    # distinct scores into ties.
+    pos_s, neg_s = torch.cat(pos_scores), torch.cat(neg_scores)
+    check_finite(pos_s, neg_s)  # once for all of the split's scores, before any metric
     out = sampled_link_metrics(pos_s, neg_s)
     buckets = check_buckets(degree_buckets)
     degree = source_degree(graph, edge_type) if buckets or full is not None else None
@@ -120,7 +124,7 @@ def evaluate_link(
         shared_s = None
         if shared is not None:
             shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
-                                  for i in range(0, shared.size(1), chunk)]).float()
+                                  for i in range(0, shared.size(1), chunk)])
         out.update(official_metrics(target["ogb"], pos_s, neg_s, shared_s))
     if full is not None:
         out.update(_full_ranking(full, pos, graph, edge_type, symmetric, degree, buckets, ks,

@@ -6,10 +6,12 @@ import netrc
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from typing import TYPE_CHECKING
 
 from graphrec.utils.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
 
 LOGGERS = ("wandb", "csv", None)
 
@@ -37,8 +39,15 @@ def wandb_mode(mode: str = "auto") -> str:
 
 
 def build_loggers(kind: str | None, save_dir: Path, wandb: Mapping | None = None,
-                  run_name: str | None = None) -> list[Logger]:
-    """``wandb`` (W&B plus a metrics CSV), ``csv``, or ``None`` (no logger)."""
+                  run_name: str | None = None, run_id: str | None = None) -> list[Logger]:
+    """``wandb`` (W&B plus a metrics CSV), ``csv``, or ``None`` (no logger).
+
+    ``run_id``: the W&B run to log into; an existing one is continued (W&B's resume by id).
+    """
+    # Imported here: Hydra loads this module (through its sweep callback) before every run,
+    # and Lightning takes seconds to import.
+    from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
     if kind not in LOGGERS:
         raise ConfigError(f"logger={kind} is not a logger; choose wandb, csv or null")
     if kind is None:
@@ -47,5 +56,7 @@ def build_loggers(kind: str | None, save_dir: Path, wandb: Mapping | None = None
     if kind == "wandb":
         opts = dict(wandb or {})
         mode = wandb_mode(opts.pop("mode", "auto"))
+        if run_id:
+            opts.update(id=run_id, resume="allow")
         loggers.append(WandbLogger(name=run_name, save_dir=str(save_dir), mode=mode, **opts))
     return loggers

@@ -74,7 +74,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         metadata=datamodule.metadata, node_specs=datamodule.node_specs, tasks=tasks)
     prov = provenance(cfg.seed, datamodule.data_fingerprint, datamodule.split_fingerprint)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    module.run_info = {"config": resolved, "provenance": prov}
+    module.run_info = {"config": resolved, "provenance": prov, "raw_ids": datamodule.raw_ids}
 
     checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
     callbacks = [checkpoint, ValidationPrinter(), *extra_callbacks]

@@ -115,6 +115,16 @@ class GraphDataModule(L.LightningDataModule):
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
             seen[target] = name
 
+    def _check_symmetry(self, name: str, et, symmetric: bool) -> None:
+        """A task must split a relation the way the source stores it: a symmetric relation
+        split as directed would leave each held-out pair's twin in the training graph."""
+        declared = getattr(self.source, "edge_symmetry", {}).get(tuple(et))
+        if declared is not None and declared != symmetric:
+            raise ConfigError(
+                f"task '{name}' treats {tuple(et)} as {'un' if symmetric else ''}directed, but "
+                f"data '{self.source_name}' declares it symmetric: {str(declared).lower()}; set "
+                f"symmetric: {str(declared).lower()} in the task")
+
     def setup(self, stage: str | None = None) -> None:
         if self.graph is not None:
             return
@@ -126,6 +136,7 @@ class GraphDataModule(L.LightningDataModule):
             if spec["kind"] == "link":
                 et = as_edge_type(spec["edge_type"])
                 symmetric = et in SYMMETRIC_EDGE_TYPES or bool(spec.get("symmetric", False))
+                self._check_symmetry(name, et, symmetric)
                 official = getattr(self.source, "split_links", None)
                 if official is not None:  # the data comes with its own split (OGB)
                     self.splits[name] = official(graph, et, symmetric=symmetric,
@@ -180,6 +191,13 @@ class GraphDataModule(L.LightningDataModule):
                 "num_classes": int(store.y.max()) + 1 if "y" in store else 0,
             }
         return specs
+
+    @property
+    def raw_ids(self) -> dict[str, list]:
+        """Node type -> raw ids (item ``i`` names node ``i``), for the node types whose source
+        keeps them; absent types use the node index as their id."""
+        return {nt: list(self.graph[nt].raw_id) for nt in self.graph.node_types
+                if "raw_id" in self.graph[nt]}
 
     @property
     def data_fingerprint(self) -> str:

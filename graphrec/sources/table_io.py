@@ -169,5 +169,5 @@ def timestamp_column(table: Table, column: str) -> np.ndarray:
                          f"{table.where_values(bad, column)}",
                          "write dates as ISO 8601 (2018-03-12T17:00:45) or seconds since 1970")
     # Integer division of the offset works whatever unit (s, us, ns) pandas stored.
-    return ((parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(
-        dtype=np.int64)
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return np.array(seconds, dtype=np.int64)  # a writable copy: torch warns on read-only

@@ -60,10 +60,13 @@ class Table:
 def read_table(path: Path, what: str) -> Table:
     """Reads ``path`` (CSV, TSV or Parquet, by suffix). Parquet is read by pyarrow and CSV by
     pandas; neither format can carry code, unlike pickle, which is never read."""
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        raise ConfigError(f"{what}: {path} has suffix {suffix!r}; use one of "
+                          f"{CSV_SUFFIXES + PARQUET_SUFFIXES}")
     if not path.is_file():
         raise DataMissingError(f"{what}: file {path} not found; write it or fix 'file:' in the "
                                "schema (relative paths start at data.source.root)")
-    suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         try:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
@@ -71,14 +74,11 @@ def read_table(path: Path, what: str) -> Table:
             frame = pd.DataFrame()
         except pd.errors.ParserError as e:
             raise ConfigError(f"{path}: not a readable CSV table ({str(e).strip()})") from None
-    elif suffix in PARQUET_SUFFIXES:
+    else:
         try:
             frame = pd.read_parquet(path, engine="pyarrow")
         except Exception as e:  # pyarrow raises several types for a corrupt file
             raise ConfigError(f"{path}: not a readable Parquet file ({e})") from None
-    else:
-        raise ConfigError(f"{what}: {path} has suffix {suffix!r}; use one of "
-                          f"{CSV_SUFFIXES + PARQUET_SUFFIXES}")
     if len(frame) == 0:
         raise ConfigError(f"{path}: the table is empty (no data rows); {what} needs at least "
                           "one row, or remove it from the schema")
@@ -129,18 +129,13 @@ def id_column(table: Table, column: str) -> list:
                              "use integer or string ids")
         return [int(v) for v in values]
     values = list(raw.to_numpy())
-    is_str = np.array([isinstance(v, str) for v in values])
-    is_int = np.array([isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       for v in values])
-    other = ~(is_str | is_int)
+    # A CSV column is all strings once one cell is not a number, and a Parquet column has one
+    # type, so only bytes or other objects (e.g. a binary Parquet column) land here.
+    other = np.array([not isinstance(v, (str, int, np.integer)) or isinstance(v, bool)
+                      for v in values])
     if other.any():
         raise table.fail(column, f"ids of unsupported type in {table.where_values(other, column)}",
                          "use integer or string ids")
-    if is_str.any() and is_int.any():
-        minority = is_int if is_int.sum() <= is_str.sum() else is_str
-        raise table.fail(column, f"mixed dtypes, integer and string ids, e.g. "
-                         f"{table.where_values(minority, column)}", "write all ids of the column "
-                         "as one type")
     return [v if isinstance(v, str) else int(v) for v in values]
 
 

@@ -41,16 +41,17 @@ class CiaoTables:
             "user": r[:, 0].astype(np.int64), "product": r[:, 1].astype(np.int64),
             "category": r[:, 2].astype(np.int64), "rating": r[:, 3].astype(np.int64),
             "helpfulness": r[:, 4].astype(np.int64), "time": r[:, 5].astype(np.int64)})
+        # Three products are filed under two categories: their most frequent one over all
+        # rating rows (then the lowest).
+        category = (ratings.groupby(["product", "category"]).size().rename("n").reset_index()
+                    .sort_values(["product", "n", "category"], ascending=[True, False, True])
+                    .drop_duplicates("product"))
         # 230 (user, product) pairs are rated twice; the latest rating is the user's current
         # opinion, and keeping one row per pair keeps a pair out of both the liked (>= 4) and
         # the rated-below-4 relations, where a held-out like would leak through its twin.
         ratings = (ratings.sort_values("time", kind="stable")
                    .drop_duplicates(["user", "product"], keep="last")
                    .sort_values(["user", "product"], kind="stable"))
-        # Three products are filed under two categories: their most frequent (then lowest) one.
-        category = (ratings.groupby(["product", "category"]).size().rename("n").reset_index()
-                    .sort_values(["product", "n", "category"], ascending=[True, False, True])
-                    .drop_duplicates("product"))
         products = pd.DataFrame({"product_id": category["product"].to_numpy(),
                                  "category": [f"c{c}" for c in category["category"]]})
         trust = pd.DataFrame({"truster": t[:, 0], "trustee": t[:, 1]})

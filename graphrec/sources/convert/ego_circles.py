@@ -14,8 +14,6 @@ import pandas as pd
 
 from graphrec.sources.convert import require_inputs, write_parquet
 
-EGOS = (0, 107, 348, 414, 686, 698, 1684, 1912, 3437, 3980)
-
 
 class EgoCircleTables:
     """Writes ``users``, ``friends``, ``circles``, ``member_of`` and ``owns`` Parquet tables.
@@ -30,7 +28,10 @@ class EgoCircleTables:
         self.raw_dir = Path(raw_dir).expanduser()
 
     def inputs(self) -> list[Path]:
-        files = ["facebook_combined.txt", *(f"facebook/{e}.circles" for e in EGOS)]
+        # Every ego's circles that are there (SNAP ships 10); none at all is missing data.
+        circles = sorted(p.relative_to(self.raw_dir).as_posix()
+                         for p in self.raw_dir.glob("facebook/*.circles"))
+        files = ["facebook_combined.txt", *(circles or ["facebook/<ego>.circles"])]
         return require_inputs(self.raw_dir, files, "ego_facebook_circles", "ego-facebook")
 
     def write(self, out_dir: Path) -> None:

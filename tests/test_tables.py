@@ -150,3 +150,38 @@ def test_two_epochs_from_tables_keep_raw_ids_in_the_checkpoint(tables, tmp_path)
     raw = ckpt["graphrec"]["raw_ids"]
     assert raw["user"] == list(tables["users.csv"]["user_id"])
     assert raw["post"] == [int(p) for p in tables["posts.parquet"]["post_id"]]
+
+
+def test_no_held_out_pair_is_in_the_graph_it_is_scored_on(tables):
+    """Leakage: val/test pairs of a symmetric and a directed relation from tables are absent
+    from their split's message-passing graph, in both directions and via the reverse type."""
+    tasks = {"friend": {"kind": "link", "edge_type": ["user", "friends", "user"]},
+             "content": {"kind": "link", "edge_type": ["user", "likes", "post"]}}
+    dm = GraphDataModule(TablesSource(str(tables["schema"])), tasks)
+    dm.setup()
+    for split in ("val", "test"):
+        graph = dm.batches[split]["graph"]
+        for name, et, rev in (("friend", ("user", "friends", "user"), None),
+                              ("content", ("user", "likes", "post"),
+                               ("post", "rev_likes", "user"))):
+            held = {tuple(p) for p in dm.splits[name].pairs(split).t().tolist()}
+            assert held
+            stored = _pairs(graph, et)
+            assert not held & stored
+            if rev is None:  # symmetric: the twin (v, u) is stored under the same type
+                assert not {(b, a) for a, b in held} & stored
+            else:
+                assert not {(b, a) for a, b in held} & _pairs(graph, rev)
+    assert dm.raw_ids == {"user": list(tables["users.csv"]["user_id"]),
+                          "post": [int(p) for p in tables["posts.parquet"]["post_id"]]}
+
+
+def test_neighbor_loader_trains_on_a_graph_with_raw_ids(tables, tmp_path):
+    cfg = make_cfg(tmp_path / "run", [
+        "data=tables", f"data.source.schema={tables['schema']}", "task=[friend,sentiment]",
+        "data.loader=neighbor", "data.neighbor.batch_size=64", "trainer.max_epochs=1",
+        "trainer.check_val_every_n_epoch=1"])
+    results = train(cfg)
+    assert 0.0 < results["test"]["test/friend/mrr"] <= 1.0
+    ckpt = torch.load(results["best_ckpt"], map_location="cpu", weights_only=False)
+    assert ckpt["graphrec"]["raw_ids"]["user"] == list(tables["users.csv"]["user_id"])

@@ -82,6 +82,16 @@ class HideSupervision:
         return batch
 
 
+def _tensors_only(graph: HeteroData) -> HeteroData:
+    """A shallow copy without list-valued node attributes (``raw_id``): PyG's loaders slice
+    every node attribute as a tensor and stop at a list, and a sampled batch needs no ids."""
+    out = copy.copy(graph)
+    for store in out.node_stores:
+        for key in [k for k, v in store.items() if isinstance(v, (list, tuple))]:
+            del store[key]
+    return out
+
+
 def seed_share(n: int, rank: int, world_size: int) -> torch.Tensor:
     """Indices of the ``n`` seeds this rank trains on in a full-graph step: disjoint strides."""
     return torch.arange(rank, n, world_size)
@@ -132,6 +142,7 @@ class NeighborBatches:
                      rank: int = 0, world_size: int = 1, seed: int = 0) -> CombinedLoader:
         """One loader per task over ``graph`` (the train message-passing graph), zipped."""
         sampler = self._sampler(graph)
+        graph = _tensors_only(graph)
         loaders = {}
         for name, split in splits.items():
             if isinstance(split, LinkSplit):

@@ -71,7 +71,7 @@ CASES = [
      ["likes.csv", "column 'user'", "missing ids", "1 row", "line 3"]),
     ("non_integer_numeric_ids", lambda r, s: _parquet(r, "wrote.parquet", lambda f: f.assign(
         post=[p + 0.5 if i == 2 else float(p) for i, p in enumerate(f["post"])])),
-     ["wrote.parquet", "column 'post'", "non-integer numeric ids", "1 row", "row 2"]),
+     ["wrote.parquet", "column 'post'", "non-integer numeric ids", "1 row", "row 2 1000"]),
     # pyarrow stores a column with one bytes cell as binary: every id is bytes then.
     ("binary_ids", lambda r, s: _parquet(r, "wrote.parquet", lambda f: f.assign(
         user=[u.encode() if i == 1 else u for i, u in enumerate(f["user"])])),

@@ -46,7 +46,7 @@ class Table:
         mask = np.asarray(mask, dtype=bool)
         idx = np.flatnonzero(mask)
         values = self.frame[column].to_numpy()
-        shown = ", ".join(f"{self._row(i)} {values[i]!r}" for i in idx[:SHOWN_ROWS])
+        shown = ", ".join(f"{self._row(i)} {_plain(values[i])!r}" for i in idx[:SHOWN_ROWS])
         more = ", ..." if idx.size > SHOWN_ROWS else ""
         return f"{idx.size} row{'s' if idx.size != 1 else ''} ({shown}{more})"
 
@@ -55,6 +55,11 @@ class Table:
 
     def fail(self, column: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(f"{self.path}: column '{column}': {problem}; {fix}")
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds: its repr then reads like the cell."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def read_table(path: Path, what: str) -> Table:

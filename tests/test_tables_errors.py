@@ -109,3 +109,11 @@ def test_malformed_tables_exit_2_with_one_line_naming_the_problem(case, tmp_path
     assert err.startswith("graphrec: error: ") and "\n" not in err, err
     for fragment in fragments:
         assert fragment in err, (fragment, err)
+
+
+def test_tables_without_a_schema_says_how_to_pass_one(tmp_path, capsys):
+    cfg = make_cfg(tmp_path, ["data=tables", "task=[friend]"])
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(train, cfg)
+    assert exit_info.value.code == 2
+    assert "data.source.schema=<schema.yaml>" in capsys.readouterr().err

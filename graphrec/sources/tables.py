@@ -69,9 +69,12 @@ class TablesSource:
         cache_dir: where ``prepare`` writes; ``None``: ``~/.cache/graphrec/tables``.
     """
 
-    def __init__(self, schema: str | Mapping, root: str | None = None,
+    def __init__(self, schema: str | Mapping | None, root: str | None = None,
                  labels: Mapping[str, str] | None = None, prepare=None,
                  cache_dir: str | None = None):
+        if schema is None:
+            raise ConfigError("data=tables needs a schema: pass data.source.schema=<schema.yaml> "
+                              "(reference: docs/tables.md)")
         self.schema, self._schema_dir = load_schema(schema)
         self.name = self.schema.name
         self.root, self.prepare, self.cache_dir = root, prepare, cache_dir

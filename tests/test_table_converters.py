@@ -125,6 +125,7 @@ def test_conversion_is_cached_until_a_raw_file_changes(tmp_path):
     assert len(calls) == 2 and (first / "posts.parquet").is_file()
 
 
+@pytest.mark.slow  # the real entry point, in a fresh interpreter, once per data set
 @pytest.mark.parametrize("experiment,files", [
     ("ciao", ["rating.txt", "trust.txt"]),
     ("stackexchange", ["Users.xml", "Posts.xml", "Comments.xml", "Tags.xml"])])

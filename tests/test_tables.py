@@ -176,6 +176,7 @@ def test_no_held_out_pair_is_in_the_graph_it_is_scored_on(tables):
                           "post": [int(p) for p in tables["posts.parquet"]["post_id"]]}
 
 
+@pytest.mark.slow
 def test_neighbor_loader_trains_on_a_graph_with_raw_ids(tables, tmp_path):
     cfg = make_cfg(tmp_path / "run", [
         "data=tables", f"data.source.schema={tables['schema']}", "task=[friend,sentiment]",

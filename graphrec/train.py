@@ -63,7 +63,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     prov = provenance(cfg.seed, datamodule.data_fingerprint, datamodule.split_fingerprint)
     if ckpt is not None:
         check_same_data(ckpt, ckpt_path, prov)
-    module.run_info = {"config": resolved, "provenance": prov}
+    module.run_info = {"config": resolved, "provenance": prov, "raw_ids": datamodule.raw_ids}
 
     checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
     callbacks = [checkpoint, ValidationPrinter(), RNGStates(), *extra_callbacks]

@@ -109,6 +109,16 @@ class GraphDataModule(L.LightningDataModule):
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
             seen[target] = name
 
+    def _check_symmetry(self, name: str, et, symmetric: bool) -> None:
+        """A task must split a relation the way the source stores it: a symmetric relation
+        split as directed would leave each held-out pair's twin in the training graph."""
+        declared = getattr(self.source, "edge_symmetry", {}).get(tuple(et))
+        if declared is not None and declared != symmetric:
+            raise ConfigError(
+                f"task '{name}' treats {tuple(et)} as {'un' if symmetric else ''}directed, but "
+                f"data '{self.source_name}' declares it symmetric: {str(declared).lower()}; set "
+                f"symmetric: {str(declared).lower()} in the task")
+
     def setup(self, stage: str | None = None) -> None:
         if self.graph is not None:
             return
@@ -117,7 +127,10 @@ class GraphDataModule(L.LightningDataModule):
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
         for name, spec in self.tasks.items():
-            self.splits[name] = self.task_classes[name].make_split(
+            cls = self.task_classes[name]
+            if hasattr(cls, "is_symmetric"):
+                self._check_symmetry(name, cls.target_of(spec), cls.is_symmetric(spec))
+            self.splits[name] = cls.make_split(
                 graph, spec, source=self.source, val_ratio=self.val_ratio,
                 test_ratio=self.test_ratio, temporal=self.temporal,
                 num_negatives=self.num_eval_negatives, generator=g)
@@ -154,6 +167,13 @@ class GraphDataModule(L.LightningDataModule):
                 "num_classes": int(store.y.max()) + 1 if "y" in store else 0,
             }
         return specs
+
+    @property
+    def raw_ids(self) -> dict[str, list]:
+        """Node type -> raw ids (item ``i`` names node ``i``), for the node types whose source
+        keeps them; absent types use the node index as their id."""
+        return {nt: list(self.graph[nt].raw_id) for nt in self.graph.node_types
+                if "raw_id" in self.graph[nt]}
 
     @property
     def data_fingerprint(self) -> str:

@@ -30,7 +30,9 @@ def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mappi
     if kind == "link":
         et = as_edge_type(spec.pop("edge_type"))
         symmetric = spec.pop("symmetric", False) or et in SYMMETRIC_EDGE_TYPES
-        return LinkTask(name, et, dim, decoder=decoder.get("name", "dot"),
+        # A `_target_` decoder spec is built by the task; `name:` specs pick a built-in one.
+        dec = dict(decoder) if "_target_" in decoder else decoder.get("name", "dot")
+        return LinkTask(name, et, dim, decoder=dec,
                         decoder_hidden=decoder.get("hidden", 64), loss_weight=weight,
                         symmetric=symmetric, **spec)
     if kind == "node":
@@ -78,7 +80,8 @@ class GraphRecModule(EvaluatedModule):
         node_specs: per node type input sizes (see ``GraphDataModule.node_specs``).
         tasks: task name -> task config (``kind``, target, ``loss_weight``, options).
         encoder: keyword arguments of :class:`HeteroEncoder`.
-        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
+        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``, or a
+            ``{"_target_": class, ...}`` spec (e.g. ``graphrec.models.ncn.NeuralCommonNeighbors``).
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
         sparse_embeddings: ID embedding tables get sparse

@@ -1,0 +1,143 @@
+"""Neural Common Neighbour decoder (NCN; Wang, Yang & Zhang, ICLR 2024).
+
+A pair ``(u, v)`` is scored from the product of its two embeddings and the sum of the
+embeddings of its common neighbours in the split's message-passing graph, so the decoder sees
+the pair's shared neighbourhood, which node-embedding decoders (dot, Hadamard MLP) cannot
+represent and which is what neighbourhood heuristics win on.
+
+Written here rather than taken from the reference code (GraphPKU/NeuralCommonNeighbor)
+because that needs torch-sparse; the common neighbours come from the same sorted-CSR
+intersection as the heuristics (:func:`graphrec.models.heuristics.shared_neighbor_entries`),
+so memory is bounded per group of pairs and no ``N x N`` matrix is built.
+
+Leakage: the decoder only ever sees the graph it is given; the LightningModule gives it the
+step graph with that step's supervision pairs removed (training) or the split's
+message-passing graph (val/test), so the target edge is never among the edges whose common
+neighbours are counted (the paper's "target link removal").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from graphrec.data.schema import as_edge_type
+from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
+from graphrec.utils.errors import ConfigError
+
+CN_WEIGHTS = ("none", "aa", "ra")
+
+
+def neighbour_weight(adj: Adjacency, kind: str) -> Tensor:
+    """Weight ``[N]`` of each node as a common neighbour: 1, ``1/log d`` (AA) or ``1/d`` (RA)."""
+    deg = adj.in_deg.float()
+    if kind == "none":
+        return torch.ones_like(deg)
+    if kind == "aa":
+        return torch.where(deg > 1, 1.0 / deg.clamp(min=2).log(), 0.0)
+    if kind == "ra":
+        return torch.where(deg > 0, 1.0 / deg.clamp(min=1), 0.0)
+    raise ConfigError(f"cn_weight={kind!r}; choose one of {CN_WEIGHTS}")
+
+
+def common_neighbour_sum(adj: Adjacency, x: Tensor, pairs: Tensor, weight: Tensor | None = None,
+                         budget: int = 1 << 22) -> tuple[Tensor, Tensor]:
+    """``sum_{w in Γ(u) ∩ Γ(v)} weight[w] * x[w]`` per pair, and the three heuristics.
+
+    Args:
+        adj: the graph the neighbourhoods are read from.
+        x: node embeddings ``[N_w, D]`` of the neighbour node type.
+        pairs: ``[2, P]`` (u, v) ids.
+        weight: ``[N_w]`` per-neighbour weight (None: 1).
+        budget: candidate neighbours expanded at once (bounds memory).
+
+    Returns:
+        ``([P, D] weighted embedding sums, [P, 3] (CN count, Adamic-Adar, resource allocation))``.
+    """
+    out = x.new_zeros(pairs.size(1), x.size(1))
+    feats = x.new_zeros(pairs.size(1), 3)
+    heur = torch.stack([neighbour_weight(adj, k) for k in CN_WEIGHTS], 1).to(x.dtype)
+    for part, pair_id, w in shared_neighbor_entries(adj, pairs, budget):
+        vals = x[w] if weight is None else x[w] * weight[w, None]
+        n = part.stop - part.start
+        out[part] = out.new_zeros(n, x.size(1)).index_add(0, pair_id, vals)
+        feats[part] = feats.new_zeros(n, 3).index_add_(0, pair_id, heur[w])
+    return out, feats
+
+
+class NeuralCommonNeighbors(nn.Module):
+    """``MLP([z_u * z_v, W (sum_w a_w z_w), h(u, v)])`` over common neighbours ``w``.
+
+    Args:
+        dim: embedding width of the encoder.
+        edge_type: the task's relation ``(s, r, s)``.
+        hidden: width of the pair MLP.
+        num_layers: layers of the pair MLP (>= 1).
+        dropout: dropout inside the MLP.
+        cn_weight: ``a_w``: ``none`` (the paper's plain sum), ``aa`` (``1/log d_w``) or
+            ``ra`` (``1/d_w``): on ego-Facebook degree-aware weights mattered most.
+        heuristics: also feed ``log(1 + CN)``, Adamic-Adar and resource allocation of the pair
+            (computed on the same entries, so nearly free) into the MLP.
+        cn_relation: the relation ``(s, r, t)`` whose neighbourhoods are intersected (the
+            common neighbours are ``t`` nodes); null: the task's own relation (common friends
+            for ``friend``). E.g. ``[user, likes, post]``: posts both users like.
+    """
+
+    reads_graph = True
+
+    def __init__(self, dim: int, edge_type, hidden: int = 64, num_layers: int = 2,
+                 dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool = True,
+                 cn_relation=None):
+        super().__init__()
+        self.edge_type = as_edge_type(edge_type)
+        self.relation = as_edge_type(cn_relation) if cn_relation else self.edge_type
+        if self.edge_type[0] != self.edge_type[2] or self.relation[0] != self.edge_type[0]:
+            raise ConfigError(
+                f"the ncn decoder intersects neighbourhoods of two nodes of one type; task "
+                f"relation {self.edge_type} with cn_relation {self.relation} does not allow it: "
+                "use it for same-type tasks (friend) with a cn_relation starting at that type")
+        if cn_weight not in CN_WEIGHTS:
+            raise ConfigError(f"cn_weight={cn_weight!r}; choose one of {CN_WEIGHTS}")
+        self.cn_weight, self.heuristics = cn_weight, heuristics
+        self.cn_lin = nn.Linear(dim, dim)
+        width = 2 * dim + (3 if heuristics else 0)
+        layers: list[nn.Module] = []
+        for _ in range(num_layers - 1):
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        self._cache: tuple | None = None
+
+    def adjacency(self, graph) -> Adjacency:
+        """The neighbourhoods of ``cn_relation`` in ``graph`` (cached while it is unchanged)."""
+        s, _, t = self.relation
+        ei = graph[self.relation].edge_index
+        # Identity, not data_ptr: the cache holds the tensor, so its memory cannot be reused
+        # by a later step's graph and mistaken for it.
+        if self._cache is not None and self._cache[0] is ei:
+            return self._cache[1]
+        n = max(graph[s].num_nodes, graph[t].num_nodes)
+        if s == t:  # undirected within one type: both directions are neighbours
+            adj = Adjacency.from_edge_index(ei, n, undirected=True)
+        else:
+            adj = Adjacency.from_edge_index(ei, n, undirected=False)
+        self._cache = (ei, adj)
+        return adj
+
+    def forward(self, z: dict, src: Tensor, dst: Tensor, graph) -> Tensor:
+        """Scores ``[...]`` of ``src [...]`` against ``dst [...]`` (broadcast) ids in ``graph``."""
+        if graph is None:
+            raise ConfigError("the ncn decoder reads the split's graph, which this caller does "
+                              "not pass (data.loader=neighbor); use data.loader=full")
+        s, _, t = self.relation
+        src, dst = torch.broadcast_tensors(src, dst)
+        shape = src.shape
+        pairs = torch.stack([src.reshape(-1), dst.reshape(-1)])
+        adj = self.adjacency(graph)
+        weight = neighbour_weight(adj, self.cn_weight)[:graph[t].num_nodes]
+        cn, feats = common_neighbour_sum(adj, z[t], pairs, weight)
+        x = z[s]
+        parts = [x[pairs[0]] * x[pairs[1]], self.cn_lin(cn)]
+        if self.heuristics:
+            parts.append(torch.stack([feats[:, 0].log1p(), feats[:, 1], feats[:, 2]], 1))
+        return self.mlp(torch.cat(parts, 1)).view(shape)

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.negatives import extra_eval_negatives
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
 from graphrec.data.splits import (
     TRAIN,
@@ -27,6 +28,7 @@ from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
 LOADERS = ("full", "neighbor")
+EVAL_NEGATIVES = ("uniform", "heart")
 
 
 def _identity(batch):
@@ -49,6 +51,12 @@ class GraphDataModule(L.LightningDataModule):
         loader: ``full`` (one full-graph step per epoch) or ``neighbor`` (mini-batches of
             sampled subgraphs, layer-wise evaluation; see :mod:`graphrec.data.minibatch`).
         neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
+        eval_negatives: ``uniform`` corrupted targets per val/test positive, or ``heart``:
+            each source's top non-edges by resource allocation on the split's
+            message-passing graph (HeaRT-style hard negatives; same-type relations only).
+        shared_negatives: if > 0, also this many uniform random non-edge pairs per held-out
+            pair, shared by all positives of the split (the Planetoid/OGB protocol of
+            ``shared_hits@K``); 0: none.
     """
 
     def __init__(
@@ -63,6 +71,8 @@ class GraphDataModule(L.LightningDataModule):
         text: Mapping[str, Mapping] | None = None,
         loader: str = "full",
         neighbor: Mapping | None = None,
+        eval_negatives: str = "uniform",
+        shared_negatives: int = 0,
     ):
         super().__init__()
         if loader not in LOADERS:
@@ -79,6 +89,12 @@ class GraphDataModule(L.LightningDataModule):
         self.num_eval_negatives = num_eval_negatives
         self.split_seed = split_seed
         self.text = text
+        if eval_negatives not in EVAL_NEGATIVES:
+            raise ConfigError(f"data.eval_negatives={eval_negatives!r}; choose one of "
+                              f"{EVAL_NEGATIVES}")
+        self.eval_negatives, self.shared_negatives = eval_negatives, shared_negatives
+        # Evaluation negatives beyond the splits' own (HeaRT, shared): in the fingerprint.
+        self.extras: dict = {}
         self.graph: HeteroData | None = None
         self.splits: dict[str, LinkSplit | NodeSplit] = {}
         self.batches: dict[str, dict] = {}
@@ -146,6 +162,8 @@ class GraphDataModule(L.LightningDataModule):
         train_graph = message_passing_graph(graph, links, TRAIN)
         graphs = {"train": train_graph, "val": train_graph,
                   "test": message_passing_graph(graph, links, VAL)}
+        self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
+                                           self.shared_negatives, g)
         for split in SPLITS:
             targets = {}
             for name, s in self.splits.items():
@@ -153,6 +171,7 @@ class GraphDataModule(L.LightningDataModule):
                     targets[name] = {"pos": s.pairs(split)}
                     if split != "train":
                         targets[name]["neg"] = s.negatives(split)
+                        targets[name].update(self.extras.get((name, split), {}))
                         if hasattr(s, "official_targets"):  # e.g. OGB's shared negatives
                             targets[name].update(s.official_targets(split))
                 else:
@@ -187,7 +206,8 @@ class GraphDataModule(L.LightningDataModule):
 
     @property
     def split_fingerprint(self) -> str:
-        return fingerprint(self.splits)
+        # Unchanged for runs without extra negatives, so earlier fingerprints still match.
+        return fingerprint(self.splits, self.extras) if self.extras else fingerprint(self.splits)
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader([self.batches[split]], batch_size=None, collate_fn=_identity)

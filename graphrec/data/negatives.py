@@ -14,7 +14,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from graphrec.data.splits import LinkSplit
 from graphrec.models.heuristics import Adjacency
+from graphrec.utils.errors import ConfigError
 
 
 def is_edge(adj: Adjacency, u: Tensor, v: Tensor) -> Tensor:
@@ -116,3 +118,61 @@ def heuristic_negatives(pos: Tensor, graph: Adjacency, known: Adjacency, k: int,
         ra[is_edge(known, r, cand) | (cand == r)] = -1.0
         out[lo:lo + chunk] = ra.topk(k, dim=1).indices
     return out[inverse]
+
+
+def shared_negative_pairs(num: int, num_src: int, num_dst: int, known: Adjacency,
+                          same_type: bool, generator: torch.Generator,
+                          rounds: int = 10) -> Tensor:
+    """``[2, num]`` uniform random non-edge pairs (no self-pairs within one type)."""
+    a = torch.randint(0, num_src, (num,), generator=generator)
+    b = torch.randint(0, num_dst, (num,), generator=generator)
+    for _ in range(rounds):
+        bad = is_edge(known, a, b) | ((a == b) if same_type else torch.zeros_like(a, dtype=bool))
+        if not bad.any():
+            break
+        m = int(bad.sum())
+        a[bad] = torch.randint(0, num_src, (m,), generator=generator)
+        b[bad] = torch.randint(0, num_dst, (m,), generator=generator)
+    return torch.stack([a, b])
+
+
+def extra_eval_negatives(splits: dict, graphs: dict, kind: str, shared: int,
+                         generator: torch.Generator) -> dict:
+    """Evaluation negatives beyond the splits' uniform ones, per ``(task, split)``.
+
+    Args:
+        splits: task name -> split (link splits are used, others skipped).
+        graphs: split name -> its message-passing graph (HeaRT scores candidates there).
+        kind: ``uniform`` (keep the splits' negatives) or ``heart``.
+        shared: uniform non-edge pairs per held-out pair shared by the split (0: none).
+        generator: seeded randomness (fixed negatives, as the splits' own).
+
+    Returns:
+        ``{(task, split): {"neg": [P, K]} and/or {"shared_neg": [2, M]}}``.
+    """
+    out: dict = {}
+    if kind == "uniform" and not shared:
+        return out
+    for name, s in splits.items():
+        if not isinstance(s, LinkSplit):
+            continue
+        src_t, _, dst_t = s.edge_type
+        same = src_t == dst_t
+        if kind == "heart" and not same:
+            raise ConfigError(f"data.eval_negatives=heart ranks one node type's non-edges; "
+                              f"task '{name}' joins {src_t} and {dst_t}: use uniform for it")
+        n_src, n_dst = graphs["val"][src_t].num_nodes, graphs["val"][dst_t].num_nodes
+        n = max(n_src, n_dst)
+        every = torch.cat([s.train, s.val, s.test], 1)
+        known = Adjacency.from_edge_index(every, n, undirected=same)
+        for split in ("val", "test"):
+            extra = out.setdefault((name, split), {})
+            pos = s.pairs(split)
+            if kind == "heart":
+                mp = Adjacency.from_edge_index(graphs[split][s.edge_type].edge_index, n)
+                extra["neg"] = heuristic_negatives(pos, mp, known, s.negatives(split).size(1),
+                                                   generator)
+            if shared:
+                extra["shared_neg"] = shared_negative_pairs(shared * pos.size(1), n_src, n_dst,
+                                                            known, same, generator)
+    return out

@@ -117,19 +117,50 @@ def test_decoder_never_sees_the_target_edge(dm):
         assert seen and all(not (held_out | {(b, a) for a, b in held_out}) & v for v in seen)
 
 
-def test_ncn_needs_a_same_type_relation_and_a_graph(dm):
-    with pytest.raises(ConfigError, match="same-type"):
-        build_decoder(NCN, 8, edge_type=("user", "applied", "job"))
+def test_cross_type_path_counts_friends_linked_to_the_target():
+    """Career pairs (user, job): w = friends of the user who applied to the job (dense ref)."""
+    from torch_geometric.data import HeteroData
+
+    g = torch.Generator().manual_seed(0)
+    n_u, n_j = 30, 12
+    f = (torch.rand(n_u, n_u, generator=g) < 0.3).triu(1)
+    f = (f | f.T).float()
+    applied = (torch.rand(n_u, n_j, generator=g) < 0.3).float()
+    graph = HeteroData()
+    graph["user"].num_nodes, graph["job"].num_nodes = n_u, n_j
+    graph["user", "friends", "user"].edge_index = f.nonzero().T
+    graph["user", "applied", "job"].edge_index = applied.nonzero().T
+    graph["job", "rev_applied", "user"].edge_index = applied.T.nonzero().T
+    dec = build_decoder(NCN, 4, edge_type=("user", "applied", "job"))
+    adj, offset = dec.adjacency(graph)
+    assert dec.path == [FRIEND, ("job", "rev_applied", "user")] and offset == n_u
+    x = torch.randn(n_u, 4, dtype=torch.float64)
+    u, j = torch.meshgrid(torch.arange(n_u), torch.arange(n_j), indexing="ij")
+    pairs = torch.stack([u.reshape(-1), j.reshape(-1) + offset])
+    out, feats = common_neighbour_sum(adj, x, pairs)
+    shared = f[u.reshape(-1)] * applied.T[j.reshape(-1)]  # [P, n_u]: friend of u, applied to j
+    assert torch.allclose(out, shared.double() @ x)
+    assert torch.allclose(feats[:, 0], shared.sum(1).double())
+    z = {"user": torch.randn(n_u, 4), "job": torch.randn(n_j, 4)}
+    assert dec(z, u[:, :1], j, graph).shape == (n_u, n_j)
+
+
+def test_ncn_rejects_a_bad_path_and_a_missing_graph():
+    with pytest.raises(ConfigError, match="cn_path"):
+        build_decoder({**NCN, "cn_path": [["job", "rev_applied", "user"]]}, 8,
+                      edge_type=("user", "applied", "job"))
     dec = build_decoder(NCN, 8, edge_type=FRIEND)
     with pytest.raises(ConfigError, match="data.loader=full"):
         dec({"user": torch.zeros(3, 8)}, torch.tensor([0]), torch.tensor([1]), None)
 
 
 def test_ncn_config_trains_end_to_end_on_the_tiny_graph(tmp_path):
-    cfg = make_cfg(tmp_path, ["model/decoder=ncn", "task=[friend]", "task.friend.loss=bpr",
+    # The default main job: every link task (career and content through friends), BPR.
+    cfg = make_cfg(tmp_path, ["model/decoder=ncn", "task.friend.loss=bpr",
                               "task.friend.negatives=two_hop"])
     results = train(cfg)
-    assert 0.0 < results["test"]["test/friend/mrr"] <= 1.0
+    for task in ("friend", "career", "content"):
+        assert 0.0 < results["test"][f"test/{task}/mrr"] <= 1.0
     saved = torch.load(results["best_ckpt"], weights_only=False)
     # The checkpoint carries the decoder spec as plain values, so it rebuilds alone.
     assert saved["hyper_parameters"]["decoder"]["_target_"].endswith("NeuralCommonNeighbors")

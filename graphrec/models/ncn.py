@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from graphrec.data.schema import as_edge_type
+from graphrec.data.schema import as_edge_type, reverse_edge_type
 from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
 from graphrec.utils.errors import ConfigError
 
@@ -71,12 +71,33 @@ def common_neighbour_sum(adj: Adjacency, x: Tensor, pairs: Tensor, weight: Tenso
     return torch.sparse.mm(op, x), feats
 
 
+def default_path(edge_type: tuple, edge_types) -> list[tuple]:
+    """Where the common neighbours of a task's pairs are found when no ``cn_path`` is given.
+
+    Within one node type (``friend``): the task's own relation, on both sides. Across types
+    (``(user, applied, job)``): ``w`` is a source-type node linked to the source by the first
+    relation within that type (friends) and to the target by the task's reverse relation
+    (applied to the job): "friends of u who applied to j".
+    """
+    s, _, t = edge_type
+    if s == t:
+        return [edge_type, edge_type]
+    same = [et for et in edge_types if et[0] == s and et[2] == s]
+    rev = reverse_edge_type(edge_type)
+    if not same or rev not in edge_types:
+        raise ConfigError(
+            f"the ncn decoder finds no default common-neighbour path for {edge_type}: it needs "
+            f"a ({s}, *, {s}) relation and {rev} in the graph; set model.decoder.cn_path, e.g. "
+            f"[[{s}, <relation>, <type>], [{t}, <relation>, <type>]]")
+    return [sorted(same)[0], rev]
+
+
 class NeuralCommonNeighbors(nn.Module):
     """``MLP([z_u * z_v, W (sum_w a_w z_w), h(u, v)])`` over common neighbours ``w``.
 
     Args:
         dim: embedding width of the encoder.
-        edge_type: the task's relation ``(s, r, s)``.
+        edge_type: the task's relation ``(s, r, t)``.
         hidden: width of the pair MLP.
         num_layers: layers of the pair MLP (>= 1).
         dropout: dropout inside the MLP.
@@ -84,24 +105,30 @@ class NeuralCommonNeighbors(nn.Module):
             ``ra`` (``1/d_w``): on ego-Facebook degree-aware weights mattered most.
         heuristics: also feed ``log(1 + CN)``, Adamic-Adar and resource allocation of the pair
             (computed on the same entries, so nearly free) into the MLP.
-        cn_relation: the relation ``(s, r, t)`` whose neighbourhoods are intersected (the
-            common neighbours are ``t`` nodes); null: the task's own relation (common friends
-            for ``friend``). E.g. ``[user, likes, post]``: posts both users like.
+        cn_path: the two relations whose neighbourhoods are intersected,
+            ``[[s, r1, w], [t, r2, w]]``: ``w`` nodes linked to the source by ``r1`` and to the
+            target by ``r2`` (one relation ``[[s, r, w]]`` serves both sides when ``s == t``,
+            e.g. ``[[user, likes, post]]``: posts both users like). Null: :func:`default_path`
+            (common friends for ``friend``).
     """
 
     reads_graph = True
 
     def __init__(self, dim: int, edge_type, hidden: int = 64, num_layers: int = 2,
                  dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool = True,
-                 cn_relation=None):
+                 cn_path=None):
         super().__init__()
         self.edge_type = as_edge_type(edge_type)
-        self.relation = as_edge_type(cn_relation) if cn_relation else self.edge_type
-        if self.edge_type[0] != self.edge_type[2] or self.relation[0] != self.edge_type[0]:
-            raise ConfigError(
-                f"the ncn decoder intersects neighbourhoods of two nodes of one type; task "
-                f"relation {self.edge_type} with cn_relation {self.relation} does not allow it: "
-                "use it for same-type tasks (friend) with a cn_relation starting at that type")
+        s, _, t = self.edge_type
+        self.path = None
+        if cn_path:
+            path = [as_edge_type(et) for et in cn_path]
+            path = path * 2 if len(path) == 1 else path
+            if len(path) != 2 or path[0][0] != s or path[1][0] != t or path[0][2] != path[1][2]:
+                raise ConfigError(
+                    f"cn_path={cn_path} for task {self.edge_type}: give [[{s}, r1, w], "
+                    f"[{t}, r2, w]] (both relations ending at one node type w)")
+            self.path = path
         if cn_weight not in CN_WEIGHTS:
             raise ConfigError(f"cn_weight={cn_weight!r}; choose one of {CN_WEIGHTS}")
         self.cn_weight, self.heuristics = cn_weight, heuristics
@@ -114,36 +141,49 @@ class NeuralCommonNeighbors(nn.Module):
         self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
         self._cache: tuple | None = None
 
-    def adjacency(self, graph) -> Adjacency:
-        """The neighbourhoods of ``cn_relation`` in ``graph`` (cached while it is unchanged)."""
-        s, _, t = self.relation
-        ei = graph[self.relation].edge_index
-        # Identity, not data_ptr: the cache holds the tensor, so its memory cannot be reused
-        # by a later step's graph and mistaken for it.
-        if self._cache is not None and self._cache[0] is ei:
-            return self._cache[1]
-        n = max(graph[s].num_nodes, graph[t].num_nodes)
-        if s == t:  # undirected within one type: both directions are neighbours
-            adj = Adjacency.from_edge_index(ei, n, undirected=True)
+    def adjacency(self, graph) -> tuple[Adjacency, int]:
+        """Both sides' neighbourhoods as one adjacency, and the row offset of target nodes.
+
+        Rows ``0..n_s-1`` are source nodes; target nodes sit at ``offset + v`` (offset 0 when
+        both sides read one relation of one node type, which is then taken undirected).
+        Cached while ``graph``'s edge tensors are the same objects.
+        """
+        if self.path is None:
+            self.path = default_path(self.edge_type, graph.edge_types)
+        first, second = self.path
+        ei1, ei2 = graph[first].edge_index, graph[second].edge_index
+        # Identity, not data_ptr: the cache holds the tensors, so their memory cannot be
+        # reused by a later step's graph and mistaken for them.
+        if self._cache is not None and self._cache[0] is ei1 and self._cache[1] is ei2:
+            return self._cache[2], self._cache[3]
+        n_s, n_w = graph[first[0]].num_nodes, graph[first[2]].num_nodes
+        if first == second:
+            undirected = first[0] == first[2]  # within one type: both directions count
+            adj = Adjacency.from_edge_index(ei1, max(n_s, n_w), undirected=undirected)
+            offset = 0
         else:
-            adj = Adjacency.from_edge_index(ei, n, undirected=False)
-        self._cache = (ei, adj)
-        return adj
+            offset = n_s
+            n = max(n_s + graph[second[0]].num_nodes, n_w)
+            both = torch.cat([ei1, torch.stack([ei2[0] + offset, ei2[1]])], 1)
+            adj = Adjacency.from_edge_index(both, n, undirected=False)
+        self._cache = (ei1, ei2, adj, offset)
+        return adj, offset
 
     def forward(self, z: dict, src: Tensor, dst: Tensor, graph) -> Tensor:
         """Scores ``[...]`` of ``src [...]`` against ``dst [...]`` (broadcast) ids in ``graph``."""
         if graph is None:
             raise ConfigError("the ncn decoder reads the split's graph, which this caller does "
                               "not pass (data.loader=neighbor); use data.loader=full")
-        s, _, t = self.relation
+        s, _, t = self.edge_type
         src, dst = torch.broadcast_tensors(src, dst)
         shape = src.shape
-        pairs = torch.stack([src.reshape(-1), dst.reshape(-1)])
-        adj = self.adjacency(graph)
-        weight = neighbour_weight(adj, self.cn_weight)[:graph[t].num_nodes]
-        cn, feats = common_neighbour_sum(adj, z[t], pairs, weight)
-        x = z[s]
-        parts = [x[pairs[0]] * x[pairs[1]], self.cn_lin(cn)]
+        src, dst = src.reshape(-1), dst.reshape(-1)
+        adj, offset = self.adjacency(graph)
+        w_type = self.path[0][2]
+        weight = neighbour_weight(adj, self.cn_weight)[:graph[w_type].num_nodes]
+        cn, feats = common_neighbour_sum(adj, z[w_type], torch.stack([src, dst + offset]),
+                                         weight)
+        parts = [z[s][src] * z[t][dst], self.cn_lin(cn)]
         if self.heuristics:
             parts.append(torch.stack([feats[:, 0].log1p(), feats[:, 1], feats[:, 2]], 1))
         return self.mlp(torch.cat(parts, 1)).view(shape)

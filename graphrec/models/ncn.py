@@ -26,6 +26,7 @@ from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
 from graphrec.utils.errors import ConfigError
 
 CN_WEIGHTS = ("none", "aa", "ra")
+NUM_HEURISTICS = 5  # log(1 + CN), AA, RA, log(1 + d_u), log(1 + d_v)
 
 
 def neighbour_weight(adj: Adjacency, kind: str) -> Tensor:
@@ -104,7 +105,9 @@ class NeuralCommonNeighbors(nn.Module):
         cn_weight: ``a_w``: ``none`` (the paper's plain sum), ``aa`` (``1/log d_w``) or
             ``ra`` (``1/d_w``): on ego-Facebook degree-aware weights mattered most.
         heuristics: also feed ``log(1 + CN)``, Adamic-Adar and resource allocation of the pair
-            (computed on the same entries, so nearly free) into the MLP.
+            (computed on the same entries, so nearly free) and both ends' ``log(1 + degree)``
+            into the MLP. The degrees matter for ranking: on ego-Facebook's validation split
+            ``RA / d_v^0.2`` alone ranks better than RA (MRR 0.850 against 0.845).
         cn_path: the two relations whose neighbourhoods are intersected,
             ``[[s, r1, w], [t, r2, w]]``: ``w`` nodes linked to the source by ``r1`` and to the
             target by ``r2`` (one relation ``[[s, r, w]]`` serves both sides when ``s == t``,
@@ -133,7 +136,7 @@ class NeuralCommonNeighbors(nn.Module):
             raise ConfigError(f"cn_weight={cn_weight!r}; choose one of {CN_WEIGHTS}")
         self.cn_weight, self.heuristics = cn_weight, heuristics
         self.cn_lin = nn.Linear(dim, dim)
-        width = 2 * dim + (3 if heuristics else 0)
+        width = 2 * dim + (NUM_HEURISTICS if heuristics else 0)
         layers: list[nn.Module] = []
         for _ in range(num_layers - 1):
             layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
@@ -185,5 +188,7 @@ class NeuralCommonNeighbors(nn.Module):
                                          weight)
         parts = [z[s][src] * z[t][dst], self.cn_lin(cn)]
         if self.heuristics:
-            parts.append(torch.stack([feats[:, 0].log1p(), feats[:, 1], feats[:, 2]], 1))
+            deg = adj.out_deg.to(cn.dtype)
+            parts.append(torch.stack([feats[:, 0].log1p(), feats[:, 1], feats[:, 2],
+                                      deg[src].log1p(), deg[dst + offset].log1p()], 1))
         return self.mlp(torch.cat(parts, 1)).view(shape)

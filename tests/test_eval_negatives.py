@@ -69,3 +69,20 @@ def test_shared_hits_matches_a_direct_count_with_ties():
 def test_unknown_eval_negatives_is_a_config_error():
     with pytest.raises(ConfigError, match="heart"):
         GraphDataModule(SyntheticSource(num_users=50), TASKS, eval_negatives="hard")
+
+
+def test_evaluate_ranks_a_checkpoint_against_heart_negatives(tmp_path):
+    from conftest import make_cfg
+
+    from graphrec.evaluate import evaluate
+    from graphrec.train import train
+
+    trained = train(make_cfg(tmp_path / "run", ["task=[friend]", "trainer.max_epochs=4"]))
+    cfg = make_cfg(tmp_path / "eval", [f"ckpt_path={trained['best_ckpt']}"], "eval")
+    same = evaluate(cfg)["test"]
+    assert same["test/friend/mrr"] == pytest.approx(trained["test"]["test/friend/mrr"])
+    cfg = make_cfg(tmp_path / "heart", [f"ckpt_path={trained['best_ckpt']}",
+                                        "eval_negatives=heart"], "eval")
+    hard = evaluate(cfg)["test"]
+    # Same positives, harder negatives: the ranking metric drops.
+    assert hard["test/friend/mrr"] < same["test/friend/mrr"]

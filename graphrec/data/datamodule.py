@@ -53,7 +53,8 @@ class GraphDataModule(L.LightningDataModule):
         neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
         eval_negatives: ``uniform`` corrupted targets per val/test positive, or ``heart``:
             each source's top non-edges by resource allocation on the split's
-            message-passing graph (HeaRT-style hard negatives; same-type relations only).
+            message-passing graph (HeaRT-style hard negatives; tasks across two node types
+            keep uniform ones).
         shared_negatives: if > 0, also this many uniform random non-edge pairs per held-out
             pair, shared by all positives of the split (the Planetoid/OGB protocol of
             ``shared_hits@K``); 0: none.

@@ -16,7 +16,6 @@ from torch import Tensor
 
 from graphrec.data.splits import LinkSplit
 from graphrec.models.heuristics import Adjacency
-from graphrec.utils.errors import ConfigError
 
 
 def is_edge(adj: Adjacency, u: Tensor, v: Tensor) -> Tensor:
@@ -158,9 +157,6 @@ def extra_eval_negatives(splits: dict, graphs: dict, kind: str, shared: int,
             continue
         src_t, _, dst_t = s.edge_type
         same = src_t == dst_t
-        if kind == "heart" and not same:
-            raise ConfigError(f"data.eval_negatives=heart ranks one node type's non-edges; "
-                              f"task '{name}' joins {src_t} and {dst_t}: use uniform for it")
         n_src, n_dst = graphs["val"][src_t].num_nodes, graphs["val"][dst_t].num_nodes
         n = max(n_src, n_dst)
         every = torch.cat([s.train, s.val, s.test], 1)
@@ -168,7 +164,9 @@ def extra_eval_negatives(splits: dict, graphs: dict, kind: str, shared: int,
         for split in ("val", "test"):
             extra = out.setdefault((name, split), {})
             pos = s.pairs(split)
-            if kind == "heart":
+            # HeaRT ranks one node type's non-edges by RA; tasks across two types keep the
+            # split's uniform negatives.
+            if kind == "heart" and same:
                 mp = Adjacency.from_edge_index(graphs[split][s.edge_type].edge_index, n)
                 extra["neg"] = heuristic_negatives(pos, mp, known, s.negatives(split).size(1),
                                                    generator)

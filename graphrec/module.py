@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
+from graphrec.models.decoders import reads_graph
 from graphrec.models.encoders import HeteroEncoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
@@ -113,6 +114,14 @@ class GraphRecModule(EvaluatedModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
+        self.reads_graph = any(reads_graph(getattr(t, "decoder", None))
+                               for t in self.tasks.values())
+        if self.reads_graph and not supervision_ratio:
+            # Without hidden supervision pairs, each training positive's own edge would be in
+            # the graph its common neighbours are read from (no target link removal).
+            raise ConfigError("a decoder that reads the graph (ncn) needs model.supervision_ratio "
+                              "in (0, 1), e.g. model.supervision_ratio=0.3, so each step's target "
+                              "edges leave the graph it reads")
         if loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"loss_weighting={loss_weighting!r}; choose one of {LOSS_WEIGHTINGS}")
         self.loss_weighting = loss_weighting
@@ -149,7 +158,8 @@ class GraphRecModule(EvaluatedModule):
             return self._subgraph_step(batch)
         graph, targets = batch["graph"], batch["targets"]
         # An encoder that passes no messages has nothing to hide: every pair supervises.
-        if self.supervision_ratio and self.encoder.conv_kind != "mlp":
+        # (A decoder that reads the graph still needs its targets hidden.)
+        if self.supervision_ratio and (self.encoder.conv_kind != "mlp" or self.reads_graph):
             graph, targets = self._hide_supervision(graph, targets)
         z = self(graph)
         losses = {}

@@ -164,3 +164,10 @@ def test_ncn_config_trains_end_to_end_on_the_tiny_graph(tmp_path):
     saved = torch.load(results["best_ckpt"], weights_only=False)
     # The checkpoint carries the decoder spec as plain values, so it rebuilds alone.
     assert saved["hyper_parameters"]["decoder"]["_target_"].endswith("NeuralCommonNeighbors")
+
+
+def test_ncn_without_target_link_removal_is_refused(dm):
+    with pytest.raises(ConfigError, match="supervision_ratio"):
+        GraphRecModule(dm.metadata, dm.node_specs,
+                       {"friend": {"kind": "link", "edge_type": list(FRIEND)}},
+                       {"conv": "sage"}, decoder=NCN, supervision_ratio=None)

@@ -18,6 +18,7 @@ from graphrec.runtime import (
 )
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
+from graphrec.utils.provenance import fingerprint
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
 
@@ -36,11 +37,18 @@ def evaluate(cfg: DictConfig) -> dict:
     built = {k: info["config"].get(k) for k in ("data", "model")}
     check_targets(built, str(path), cfg.get("trusted_targets") or ())
     run_cfg = OmegaConf.create(info["config"])
+    negatives = cfg.get("eval_negatives")
+    if negatives:  # same held-out pairs, other negatives (e.g. heart: HeaRT-style hard ones)
+        run_cfg.data.eval_negatives = negatives
     datamodule = build_datamodule(run_cfg.data, OmegaConf.to_container(run_cfg.task))
     datamodule.setup()
     trained_on = info["provenance"]
     for what in ("data", "split"):
         now = getattr(datamodule, f"{what}_fingerprint")
+        if what == "split" and negatives:
+            # The held-out pairs must be the trained ones; only their negatives are new (for
+            # checkpoints trained with the splits' own uniform negatives).
+            now = fingerprint(datamodule.splits)
         if now != trained_on[f"{what}_fingerprint"]:
             raise ConfigError(
                 f"the {what} rebuilt from the checkpoint's config (fingerprint {now}) differs "

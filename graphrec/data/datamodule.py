@@ -12,6 +12,7 @@ from torch_geometric.data import HeteroData
 from graphrec.checks import check_data_args
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.negatives import extra_eval_negatives
 from graphrec.data.schema import validate
 from graphrec.data.splits import TRAIN, VAL
 from graphrec.tasks.base import task_class, task_options
@@ -20,6 +21,7 @@ from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
+EVAL_NEGATIVES = ("uniform", "heart")
 
 
 def _identity(batch):
@@ -43,6 +45,13 @@ class GraphDataModule(L.LightningDataModule):
         loader: ``full`` (one full-graph step per epoch) or ``neighbor`` (mini-batches of
             sampled subgraphs, layer-wise evaluation; see :mod:`graphrec.data.minibatch`).
         neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
+        eval_negatives: ``uniform`` corrupted targets per val/test positive, or ``heart``:
+            each source's top non-edges by resource allocation on the split's
+            message-passing graph (HeaRT-style hard negatives; tasks across two node types
+            keep uniform ones).
+        shared_negatives: if > 0, also this many uniform random non-edge pairs per held-out
+            pair, shared by all positives of the split (the Planetoid/OGB protocol of
+            ``shared_hits@K``); 0: none.
     """
 
     def __init__(
@@ -57,6 +66,8 @@ class GraphDataModule(L.LightningDataModule):
         text: Mapping[str, Mapping] | None = None,
         loader: str = "full",
         neighbor: Mapping | None = None,
+        eval_negatives: str = "uniform",
+        shared_negatives: int = 0,
     ):
         super().__init__()
         check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_seed, loader,
@@ -69,6 +80,12 @@ class GraphDataModule(L.LightningDataModule):
         self.num_eval_negatives = num_eval_negatives
         self.split_seed = split_seed
         self.text = text
+        if eval_negatives not in EVAL_NEGATIVES:
+            raise ConfigError(f"data.eval_negatives={eval_negatives!r}; choose one of "
+                              f"{EVAL_NEGATIVES}")
+        self.eval_negatives, self.shared_negatives = eval_negatives, shared_negatives
+        # Evaluation negatives beyond the splits' own (HeaRT, shared): in the fingerprint.
+        self.extras: dict = {}
         self.graph: HeteroData | None = None
         self.splits: dict[str, object] = {}  # task name -> its task class's split
         self.batches: dict[str, dict] = {}
@@ -141,8 +158,11 @@ class GraphDataModule(L.LightningDataModule):
         train_graph = message_passing_graph(graph, held_out, TRAIN)
         graphs = {"train": train_graph, "val": train_graph,
                   "test": message_passing_graph(graph, held_out, VAL)}
+        self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
+                                           self.shared_negatives, g)
         for split in SPLITS:
-            targets = {name: self.task_classes[name].split_targets(s, split)
+            targets = {name: {**self.task_classes[name].split_targets(s, split),
+                              **self.extras.get((name, split), {})}
                        for name, s in self.splits.items()}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
             if self.minibatch is not None and split != "train":
@@ -181,7 +201,8 @@ class GraphDataModule(L.LightningDataModule):
 
     @property
     def split_fingerprint(self) -> str:
-        return fingerprint(self.splits)
+        # Unchanged for runs without extra negatives, so earlier fingerprints still match.
+        return fingerprint(self.splits, self.extras) if self.extras else fingerprint(self.splits)
 
     def _by_task(self) -> dict:
         return {name: (self.task_classes[name], s) for name, s in self.splits.items()}

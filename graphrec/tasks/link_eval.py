@@ -5,6 +5,9 @@
   apart: ``split/task/metric/deg_0-2``. Degree is counted in the split's message-passing
   graph (train edges for val, train + val for test), never in the full graph, which would
   leak the held-out edges into the segment a pair falls in.
+* With shared negatives (``target["shared_neg"]``, the Planetoid protocol of NCN and OGB's
+  collab/ppa): Hits@K of every positive against all of them, ``shared_hits@K``, computed by
+  OGB's own evaluator.
 * Optionally, full filtered ranking (Recall@K, NDCG@K, MRR over every candidate of the target
   type, known positives of the message-passing graph excluded): ``recall@K``, ``ndcg@K``,
   ``full_mrr``.
@@ -28,6 +31,20 @@ PairScore = Callable[[Tensor, Tensor], Tensor]  # (src [...], dst [...]) broadca
 FullScorer = tuple[Tensor, Tensor, Callable[[Tensor, Tensor], Tensor]]
 
 DEFAULT_DEGREE_BUCKETS = (3, 11)
+SHARED_KS = (20, 50, 100)
+
+
+def shared_hits(pos: Tensor, neg: Tensor, ks: Sequence[int]) -> dict[str, float]:
+    """OGB's Hits@K: positives ``[P]`` scoring above the K-th best shared negative ``[N]``."""
+    from ogb.linkproppred import Evaluator
+
+    evaluator = Evaluator("ogbl-collab")  # any shared-negative dataset; K is set per call
+    out = {}
+    for k in ks:
+        evaluator.K = k
+        out[f"shared_hits@{k}"] = float(
+            evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})[f"hits@{k}"])
+    return out
 
 
 def segment_names(buckets: Sequence[int]) -> list[str]:
@@ -126,6 +143,11 @@ def evaluate_link(
             shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
                                   for i in range(0, shared.size(1), chunk)])
         out.update(official_metrics(target["ogb"], pos_s, neg_s, shared_s))
+    if "shared_neg" in target:
+        shared = target["shared_neg"]
+        shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
+                              for i in range(0, shared.size(1), chunk)]).float()
+        out.update(shared_hits(pos_s, shared_s, SHARED_KS))
     if full is not None:
         out.update(_full_ranking(full, pos, graph, edge_type, symmetric, degree, buckets, ks,
                                  ranking_chunk))

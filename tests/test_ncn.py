@@ -1,0 +1,173 @@
+"""The NCN decoder: dense-reference common-neighbour sums, leakage, broadcasting, configs."""
+
+import pytest
+import torch
+from conftest import make_cfg
+
+from graphrec.data.datamodule import GraphDataModule
+from graphrec.data.synthetic import SyntheticSource
+from graphrec.models.decoders import build_decoder
+from graphrec.models.heuristics import Adjacency
+from graphrec.models.ncn import NeuralCommonNeighbors, common_neighbour_sum, neighbour_weight
+from graphrec.module import GraphRecModule
+from graphrec.train import train
+from graphrec.utils.errors import ConfigError
+
+FRIEND = ("user", "friends", "user")
+NCN = {"_target_": "graphrec.models.ncn.NeuralCommonNeighbors", "hidden": 16}
+
+
+def _random_graph(n=40, p=0.15, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = (torch.rand(n, n, generator=g) < p).triu(1)
+    # A hub joined to almost everyone: degree weights then span a wide range.
+    a[0, 1:n - 2] = True
+    a = a | a.T
+    return a.float(), a.nonzero().T
+
+
+def test_common_neighbour_sum_equals_dense_reference():
+    a, ei = _random_graph()
+    n = a.size(0)
+    adj = Adjacency.from_edge_index(ei, n)
+    x = torch.randn(n, 5, dtype=torch.float64) * 1e3  # large magnitudes
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    pairs = torch.stack([u.reshape(-1), v.reshape(-1)])  # every pair, self-pairs included
+    deg = a.sum(1)
+    weights = {"none": torch.ones(n), "ra": torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0),
+               "aa": torch.where(deg > 1, 1 / deg.clamp(min=2).log(), 0.0)}
+    shared = a[pairs[0]] * a[pairs[1]]  # [P, N] dense indicator of common neighbours
+    for kind, w in weights.items():
+        assert torch.allclose(neighbour_weight(adj, kind), w)
+        out, feats = common_neighbour_sum(adj, x, pairs, w.double(), budget=97)
+        ref = (shared.double() * w.double()) @ x
+        assert torch.allclose(out, ref, rtol=1e-9, atol=1e-6)
+    for col, kind in enumerate(("none", "aa", "ra")):
+        assert torch.allclose(feats[:, col].float(), shared @ weights[kind], atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def dm():
+    d = GraphDataModule(SyntheticSource(num_users=200, community_size=20),
+                        {"friend": {"kind": "link", "edge_type": list(FRIEND)}})
+    d.setup()
+    return d
+
+
+def _module(dm, **task):
+    return GraphRecModule(dm.metadata, dm.node_specs,
+                          {"friend": {"kind": "link", "edge_type": list(FRIEND), **task}},
+                          {"hidden_channels": 16, "out_channels": 16,
+                           "id_embedding": ["user"]},
+                          decoder=NCN, supervision_ratio=0.3)
+
+
+def test_decoder_broadcasts_sources_against_negatives(dm):
+    torch.manual_seed(0)
+    module = _module(dm).eval()
+    graph = dm.batches["val"]["graph"]
+    task = module.tasks["friend"]
+    assert isinstance(task.decoder, NeuralCommonNeighbors)
+    z = module(graph)
+    src, dst = torch.randint(0, 200, (6,)), torch.randint(0, 200, (6, 4))
+    out = task.score(z, src[:, None], dst, graph)
+    assert out.shape == (6, 4)
+    for k in range(4):
+        assert torch.allclose(out[:, k], task.score(z, src, dst[:, k], graph), atol=1e-6)
+    # Common neighbours change the score: the decoder really reads the graph.
+    cut = graph.clone()
+    cut[FRIEND].edge_index = cut[FRIEND].edge_index[:, ::2]
+    assert not torch.allclose(out, task.score(z, src[:, None], dst, cut))
+
+
+def _pairs(ei):
+    return set(map(tuple, ei.T.tolist()))
+
+
+def test_decoder_never_sees_the_target_edge(dm):
+    """Every graph the decoder reads lacks the pairs it scores as positives (both directions)."""
+    torch.manual_seed(0)
+    module = _module(dm)
+    task = module.tasks["friend"]
+    seen = []
+    original = task.decoder.forward
+
+    def spy(z, src, dst, graph):
+        seen.append(_pairs(graph[FRIEND].edge_index))
+        return original(z, src, dst, graph)
+
+    task.decoder.forward = spy
+    # Record which pairs supervise the step: the loss is what scores them.
+    supervised = []
+    loss = task.loss
+    task.loss = lambda z, target, graph=None: (supervised.append(_pairs(target["pos"])),
+                                                loss(z, target, graph))[1]
+    module.training_step(dm.batches["train"], 0)
+    assert seen and supervised and supervised[0]
+    for visible in seen:
+        assert not supervised[0] & visible
+        assert not {(b, a) for a, b in supervised[0]} & visible
+    for split in ("val", "test"):
+        seen.clear()
+        batch = dm.batches[split]
+        with torch.no_grad():
+            z = module(batch["graph"])
+            task.evaluate(z, batch["targets"]["friend"], batch["graph"])
+        held_out = _pairs(batch["targets"]["friend"]["pos"])
+        assert seen and all(not (held_out | {(b, a) for a, b in held_out}) & v for v in seen)
+
+
+def test_cross_type_path_counts_friends_linked_to_the_target():
+    """Career pairs (user, job): w = friends of the user who applied to the job (dense ref)."""
+    from torch_geometric.data import HeteroData
+
+    g = torch.Generator().manual_seed(0)
+    n_u, n_j = 30, 12
+    f = (torch.rand(n_u, n_u, generator=g) < 0.3).triu(1)
+    f = (f | f.T).float()
+    applied = (torch.rand(n_u, n_j, generator=g) < 0.3).float()
+    graph = HeteroData()
+    graph["user"].num_nodes, graph["job"].num_nodes = n_u, n_j
+    graph["user", "friends", "user"].edge_index = f.nonzero().T
+    graph["user", "applied", "job"].edge_index = applied.nonzero().T
+    graph["job", "rev_applied", "user"].edge_index = applied.T.nonzero().T
+    dec = build_decoder(NCN, 4, edge_type=("user", "applied", "job"))
+    adj, offset = dec.adjacency(graph)
+    assert dec.path == [FRIEND, ("job", "rev_applied", "user")] and offset == n_u
+    x = torch.randn(n_u, 4, dtype=torch.float64)
+    u, j = torch.meshgrid(torch.arange(n_u), torch.arange(n_j), indexing="ij")
+    pairs = torch.stack([u.reshape(-1), j.reshape(-1) + offset])
+    out, feats = common_neighbour_sum(adj, x, pairs)
+    shared = f[u.reshape(-1)] * applied.T[j.reshape(-1)]  # [P, n_u]: friend of u, applied to j
+    assert torch.allclose(out, shared.double() @ x)
+    assert torch.allclose(feats[:, 0], shared.sum(1).double())
+    z = {"user": torch.randn(n_u, 4), "job": torch.randn(n_j, 4)}
+    assert dec(z, u[:, :1], j, graph).shape == (n_u, n_j)
+
+
+def test_ncn_rejects_a_bad_path_and_a_missing_graph():
+    with pytest.raises(ConfigError, match="cn_path"):
+        build_decoder({**NCN, "cn_path": [["job", "rev_applied", "user"]]}, 8,
+                      edge_type=("user", "applied", "job"))
+    dec = build_decoder(NCN, 8, edge_type=FRIEND)
+    with pytest.raises(ConfigError, match="data.loader=full"):
+        dec({"user": torch.zeros(3, 8)}, torch.tensor([0]), torch.tensor([1]), None)
+
+
+def test_ncn_config_trains_end_to_end_on_the_tiny_graph(tmp_path):
+    # The default main job: every link task (career and content through friends), BPR.
+    cfg = make_cfg(tmp_path, ["model/decoder=ncn", "task.friend.loss=bpr",
+                              "task.friend.negatives=two_hop"])
+    results = train(cfg)
+    for task in ("friend", "career", "content"):
+        assert 0.0 < results["test"][f"test/{task}/mrr"] <= 1.0
+    saved = torch.load(results["best_ckpt"], weights_only=False)
+    # The checkpoint carries the decoder spec as plain values, so it rebuilds alone.
+    assert saved["hyper_parameters"]["decoder"]["_target_"].endswith("NeuralCommonNeighbors")
+
+
+def test_ncn_without_target_link_removal_is_refused(dm):
+    with pytest.raises(ConfigError, match="supervision_ratio"):
+        GraphRecModule(dm.metadata, dm.node_specs,
+                       {"friend": {"kind": "link", "edge_type": list(FRIEND)}},
+                       {}, decoder=NCN, supervision_ratio=None)

@@ -11,6 +11,7 @@ from graphrec.runtime import check_targets, load_checkpoint, module_from_checkpo
 from graphrec.train import CONFIG_DIR, build_datamodule, run_cli
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
+from graphrec.utils.plots import save_popularity_plots
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
 
@@ -48,6 +49,7 @@ def evaluate(cfg: DictConfig) -> dict:
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     results = {"test": test, "ckpt": str(path), "provenance": trained_on}
     write_json(out_dir / "results.json", results)
+    save_popularity_plots(module, "test", out_dir, loggers)
     log_segment_tables(loggers, test)
     print(metric_table({}, test), flush=True)
     return results

@@ -107,7 +107,8 @@ class HeuristicModule(EvaluatedModule):
 
                 full = (torch.arange(graph[s].num_nodes), cands, rows)
             for key, value in evaluate_link(score, targets[name], graph, task.edge_type,
-                                            full=full, **task.eval_options).items():
+                                            full=full, sink=task.popularity_samples,
+                                            **task.eval_options).items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])
         return self.log_split(metrics, primary, split)

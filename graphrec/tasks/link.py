@@ -57,6 +57,8 @@ class LinkTask(nn.Module):
         self.eval_options = {"symmetric": symmetric, "chunk": eval_chunk,
                              "degree_buckets": check_buckets(degree_buckets), "ks": list(ks),
                              "ranking_chunk": ranking_chunk}
+        # The last full ranking's item popularity (recommended vs held-out), for the plot.
+        self.popularity_samples: dict = {}
 
     def score(self, z: dict, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Scores of pairs: ``src [...]`` source ids, ``dst [...]`` target ids (broadcast)."""
@@ -86,4 +88,4 @@ class LinkTask(nn.Module):
         if self.full_ranking:
             full = (z[s], z[d], lambda q, c: pairwise_scores(self.decoder, q, c))
         return evaluate_link(lambda a, b: self.score(z, a, b), target, graph, self.edge_type,
-                             full=full, **self.eval_options)
+                             full=full, sink=self.popularity_samples, **self.eval_options)

@@ -97,7 +97,8 @@ def topk_retrieval(
         exclude = _GroupedPairs.build(exclude_index[0], exclude_index[1], num_queries, num_cands)
 
     # Filled in place: concatenating per-chunk results would briefly hold them twice.
-    top_scores = query_emb.new_empty(num_queries, k)
+    # The score dtype is the decoder's, known at the first block: queries may be plain ids.
+    top_scores = None
     top_index = torch.empty(num_queries, k, dtype=torch.long, device=query_emb.device)
     for start in range(0, num_queries, chunk_size):
         end = min(start + chunk_size, num_queries)
@@ -105,8 +106,12 @@ def topk_retrieval(
         values, index = _masked_scores(
             query_emb[start:end], cand_emb, score_fn, exclude, start
         ).topk(k, dim=1)
+        if top_scores is None:
+            top_scores = values.new_empty(num_queries, k)
         top_scores[start:end] = values
         top_index[start:end] = index.masked_fill_(values == float("-inf"), -1)
+    if top_scores is None:  # no queries
+        top_scores = torch.empty(0, k, device=query_emb.device)
     return top_scores, top_index
 
 

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from graphrec.data.inductive import SPLIT_OPTIONS
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
@@ -24,7 +25,8 @@ LOSS_WEIGHTINGS = ("static", "uncertainty")
 def build_task(name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
                node_specs: Mapping) -> nn.Module:
     """A task module from its plain config (``kind`` plus the task's own options)."""
-    spec = dict(spec)
+    # How the data is split is the datamodule's business, not the task module's.
+    spec = {k: v for k, v in spec.items() if k not in SPLIT_OPTIONS}
     kind = spec.pop("kind", None)
     weight = spec.pop("loss_weight", 1.0)
     if kind == "link":

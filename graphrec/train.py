@@ -12,6 +12,7 @@ from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec.data.inductive import SPLIT_OPTIONS
 from graphrec.data.schema import SchemaError
 from graphrec.utils.callbacks import ValidationPrinter
 from graphrec.utils.errors import ConfigError, DataMissingError
@@ -29,7 +30,7 @@ register_resolvers()  # before any config is resolved, also when composed withou
 
 def task_targets(tasks: dict) -> dict:
     """What the datamodule must split for each task (its kind and target type)."""
-    keys = ("kind", "edge_type", "node_type", "symmetric")
+    keys = ("kind", "edge_type", "node_type", "symmetric", *SPLIT_OPTIONS)
     return {name: {k: v for k, v in spec.items() if k in keys} for name, spec in tasks.items()}
 
 

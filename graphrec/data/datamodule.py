@@ -9,6 +9,8 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
+from graphrec.data.inductive import SPLITS as LINK_SPLITS
+from graphrec.data.inductive import InductiveLinkSplit, hold_out_users, without_nodes
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, validate
 from graphrec.data.splits import (
@@ -136,6 +138,13 @@ class GraphDataModule(L.LightningDataModule):
                     graph, et, self.val_ratio, self.test_ratio, self.temporal,
                     symmetric=symmetric,
                     num_negatives=self.num_eval_negatives, generator=g)
+                how = spec.get("split") or "transductive"
+                if how not in LINK_SPLITS:
+                    raise ConfigError(f"task.{name}.split={how}; choose one of {LINK_SPLITS}")
+                if how == "inductive":
+                    self.splits[name] = hold_out_users(
+                        graph, self.splits[name], spec.get("new_user_ratio", 0.1),
+                        spec.get("observed_ratio", 0.5), symmetric, self.num_eval_negatives, g)
             elif "train_mask" in graph[spec["node_type"]]:
                 # The source's own (official) split, e.g. a corpus's train/dev/test files.
                 self.splits[name] = fixed_node_split(graph, spec["node_type"])
@@ -144,6 +153,9 @@ class GraphDataModule(L.LightningDataModule):
                                                 self.test_ratio, self.temporal, g)
         links = [s for s in self.splits.values() if isinstance(s, LinkSplit)]
         train_graph = message_passing_graph(graph, links, TRAIN)
+        for s in links:
+            if isinstance(s, InductiveLinkSplit):  # new users have no edge while training
+                train_graph = without_nodes(train_graph, s.edge_type[0], s.new_nodes)
         graphs = {"train": train_graph, "val": train_graph,
                   "test": message_passing_graph(graph, links, VAL)}
         for split in SPLITS:
@@ -155,6 +167,9 @@ class GraphDataModule(L.LightningDataModule):
                         targets[name]["neg"] = s.negatives(split)
                         if hasattr(s, "official_targets"):  # e.g. OGB's shared negatives
                             targets[name].update(s.official_targets(split))
+                        if split == "test" and isinstance(s, InductiveLinkSplit):
+                            targets[name]["new_users"] = {"pos": s.new_test,
+                                                          "neg": s.new_test_neg}
                 else:
                     targets[name] = {"index": getattr(s, split)}
             self.batches[split] = {"graph": graphs[split], "targets": targets}

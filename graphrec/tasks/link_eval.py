@@ -96,7 +96,8 @@ def evaluate_link(
 
     Args:
         score: scores of (source, target) id pairs, broadcasting ``[P, 1]`` against ``[P, K]``.
-        target: ``{"pos": [2, P], "neg": [P, K]}``.
+        target: ``{"pos": [2, P], "neg": [P, K]}``, and, with an inductive split, the same
+            for the new users under ``"new_users"`` (metrics ``new_users/<metric>``).
         graph: the split's message-passing graph (degrees and exclusions come from it).
         edge_type: the task's relation.
         symmetric: unordered pairs; full ranking then ranks from both ends of each positive.
@@ -131,6 +132,11 @@ def evaluate_link(
     if full is not None:
         out.update(_full_ranking(full, pos, graph, edge_type, symmetric, degree, buckets, ks,
                                  ranking_chunk, sink))
+    if "new_users" in target:  # inductive split: users unseen in training, ranked apart
+        new = evaluate_link(score, target["new_users"], graph, edge_type, symmetric=False,
+                            chunk=chunk, degree_buckets=degree_buckets, full=full, ks=ks,
+                            ranking_chunk=ranking_chunk)
+        out.update({f"new_users/{k}": v for k, v in new.items()})
     return out
 
 

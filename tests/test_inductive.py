@@ -1,0 +1,102 @@
+"""Inductive split: held-out users have no edge in training, part of theirs shown at test."""
+
+import pytest
+import torch
+from conftest import make_cfg
+
+from graphrec.data.datamodule import GraphDataModule
+from graphrec.data.inductive import InductiveLinkSplit
+from graphrec.train import train
+from graphrec.utils.errors import ConfigError
+
+FRIENDS = ("user", "friends", "user")
+
+
+class Fixed:
+    name = "fixed"
+
+    def __init__(self, graph):
+        self.graph = graph
+
+    def __call__(self):
+        return self.graph
+
+
+def module(graph, ratio=0.1, observed=0.5, **extra):
+    tasks = {"friend": {"kind": "link", "edge_type": list(FRIENDS), "split": "inductive",
+                        "new_user_ratio": ratio, "observed_ratio": observed},
+             "content": {"kind": "link", "edge_type": ["user", "likes", "post"]}, **extra}
+    dm = GraphDataModule(Fixed(graph), tasks, split_seed=3)
+    dm.setup()
+    return dm
+
+
+def pairs(ei):
+    return set(map(tuple, ei.t().tolist()))
+
+
+def test_new_users_are_unseen_in_training_and_partly_shown_at_test(tiny_graph):
+    dm = module(tiny_graph)
+    s = dm.splits["friend"]
+    assert isinstance(s, InductiveLinkSplit)
+    new = set(s.new_nodes.tolist())
+    assert len(new) == 30  # 10% of 300
+    train_g, test_g = dm.batches["train"]["graph"], dm.batches["test"]["graph"]
+    assert dm.batches["val"]["graph"] is train_g
+    for et in train_g.edge_types:  # no edge of a new user in any relation while training
+        ei = train_g[et].edge_index
+        for row, nt in ((0, et[0]), (1, et[2])):
+            if nt == "user":
+                assert not set(ei[row].tolist()) & new, et
+    # Their other relations are there at test (a new user's profile and activity).
+    likes = test_g[("user", "likes", "post")].edge_index
+    assert set(likes[0].tolist()) & new
+    full = pairs(tiny_graph[FRIENDS].edge_index)
+    seen = pairs(test_g[FRIENDS].edge_index)
+    hidden = pairs(s.new_test)
+    for u in new:
+        # A pair of two new users is the lower id's.
+        mine = {p for p in full if p[0] == u and not (p[1] in new and p[1] < u)}
+        shown = {p for p in mine if p in seen}
+        hid = {p for p in mine if p in hidden or p[::-1] in hidden}
+        assert shown | hid == mine and not shown & hid
+        assert len(shown) == int(0.5 * len(mine) + 0.5)  # rounded per user
+    for a, b in hidden:  # hidden: in no graph, neither direction; the new user first
+        assert a in new and (a, b) not in seen and (b, a) not in seen
+    # The transductive pairs never involve a new user.
+    for split in ("train", "val", "test"):
+        p = s.pairs(split)
+        assert not (set(p[0].tolist()) | set(p[1].tolist())) & new, split
+    assert s.new_test_neg.shape == (s.new_test.size(1), 100)
+    assert dm.batches["test"]["targets"]["friend"]["new_users"]["pos"] is s.new_test
+    assert "new_users" not in dm.batches["val"]["targets"]["friend"]
+
+
+def test_pair_ids_still_point_at_their_train_pairs(tiny_graph):
+    dm = module(tiny_graph)
+    g, s = dm.batches["train"]["graph"][FRIENDS], dm.splits["friend"]
+    pid = g.pair_id
+    assert (pid >= 0).all() and pid.max() < s.train.size(1)
+    ei = g.edge_index
+    lo, hi = torch.minimum(ei[0], ei[1]), torch.maximum(ei[0], ei[1])
+    assert torch.equal(torch.stack([lo, hi]), s.train[:, pid])
+
+
+def test_unknown_split_is_a_config_error(tiny_graph):
+    dm = GraphDataModule(Fixed(tiny_graph), {"friend": {"kind": "link",
+                                                        "edge_type": list(FRIENDS),
+                                                        "split": "cold"}})
+    with pytest.raises(ConfigError, match="inductive"):
+        dm.setup()
+
+
+@pytest.mark.slow
+def test_training_reports_new_user_metrics_apart(tmp_path):
+    res = train(make_cfg(tmp_path, ["task=[friend]", "task.friend.split=inductive",
+                                    "task.friend.full_ranking=true"]))
+    test = res["test"]
+    for key in ("mrr", "hits@10", "auc", "recall@20", "full_mrr"):
+        assert 0 < test[f"test/friend/new_users/{key}"] < 1, key
+        assert 0 < test[f"test/friend/{key}"] < 1
+    assert "val/friend/new_users/mrr" not in res["val"]
+    assert test["test/friend/new_users/mrr"] != test["test/friend/mrr"]

@@ -12,6 +12,7 @@ from torch import nn
 from graphrec.data.inductive import SPLIT_OPTIONS
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.models.encoders import HeteroEncoder
+from graphrec.new_nodes import unseen_id_rows
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.link import LinkTask
 from graphrec.tasks.node import NodeClassificationTask
@@ -182,8 +183,10 @@ class GraphRecModule(EvaluatedModule):
 
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
-        # Mini-batch mode embeds all nodes layer by layer with bounded memory.
-        z = batch["embed"](self.encoder) if "embed" in batch else self(graph)
+        # Users held out of training (inductive split) get the ID fallback of new users.
+        with unseen_id_rows(self, batch.get("new_nodes")):
+            # Mini-batch mode embeds all nodes layer by layer with bounded memory.
+            z = batch["embed"](self.encoder) if "embed" in batch else self(graph)
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             for key, value in task.evaluate(z, targets[name], graph).items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 
 import pandas as pd
 import torch
@@ -163,3 +164,32 @@ def grow_id_tables(module, node_type: str, num_nodes: int) -> int:
         grown.weight.copy_(torch.cat([weight, weight.mean(0, keepdim=True).expand(extra, -1)]))
     node_input.ids = grown
     return extra
+
+
+@contextmanager
+def unseen_id_rows(module, nodes: Mapping[str, torch.Tensor] | None):
+    """Within the block, the ID rows of ``nodes`` (per type) are the mean of the other rows.
+
+    The inductive split's evaluation uses it, so users held out of training are embedded as
+    :func:`grow_id_tables` embeds users who join later: whatever their rows picked up as
+    random training negatives is not used.
+    """
+    encoder = getattr(module, "encoder", None)
+    saved = []
+    with torch.no_grad():
+        for nt, ids in (nodes or {}).items():
+            inputs = getattr(encoder, "inputs", None)
+            table = getattr(inputs[nt], "ids", None) if inputs is not None and nt in inputs \
+                else None
+            if table is None or not len(ids):
+                continue
+            keep = torch.ones(table.num_embeddings, dtype=torch.bool, device=ids.device)
+            keep[ids] = False
+            saved.append((table, ids, table.weight[ids].clone()))
+            table.weight[ids] = table.weight[keep].mean(0)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for table, ids, rows in saved:
+                table.weight[ids] = rows

@@ -100,3 +100,22 @@ def test_training_reports_new_user_metrics_apart(tmp_path):
         assert 0 < test[f"test/friend/{key}"] < 1
     assert "val/friend/new_users/mrr" not in res["val"]
     assert test["test/friend/new_users/mrr"] != test["test/friend/mrr"]
+
+
+def test_held_out_users_are_embedded_with_the_mean_id_row_and_the_table_is_restored():
+    from torch import nn
+
+    from graphrec.models.encoders import NodeInput
+    from graphrec.new_nodes import unseen_id_rows
+
+    module = nn.Module()
+    module.encoder = nn.Module()
+    module.encoder.inputs = nn.ModuleDict({"user": NodeInput(4, num_nodes=6, id_embedding=True)})
+    table = module.encoder.inputs["user"].ids.weight
+    before = table.detach().clone()
+    new = torch.tensor([1, 4])
+    with unseen_id_rows(module, {"user": new, "post": torch.tensor([0])}):
+        mean = before[[0, 2, 3, 5]].mean(0)
+        assert torch.allclose(table[1], mean) and torch.allclose(table[4], mean)
+        assert torch.equal(table[[0, 2, 3, 5]], before[[0, 2, 3, 5]])
+    assert torch.equal(table, before)

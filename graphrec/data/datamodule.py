@@ -173,6 +173,10 @@ class GraphDataModule(L.LightningDataModule):
                 else:
                     targets[name] = {"index": getattr(s, split)}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
+            new_nodes = {s.edge_type[0]: s.new_nodes for s in links
+                         if isinstance(s, InductiveLinkSplit)}
+            if new_nodes and split != "train":
+                self.batches[split]["new_nodes"] = new_nodes
             if self.minibatch is not None and split != "train":
                 self.batches[split]["embed"] = self.minibatch.embedder(graphs[split])
         self.graph = graph

@@ -91,16 +91,30 @@ def test_unknown_split_is_a_config_error(tiny_graph):
 
 
 @pytest.mark.slow
-def test_training_reports_new_user_metrics_apart(tmp_path):
+def test_training_reports_new_user_and_beyond_accuracy_metrics(tmp_path, monkeypatch):
+    import json
+
+    from wandb_reader import run_contents
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     res = train(make_cfg(tmp_path, ["task=[friend]", "task.friend.split=inductive",
-                                    "task.friend.full_ranking=true"]))
+                                    "task.friend.full_ranking=true", "logger=wandb"]))
     test = res["test"]
     for key in ("mrr", "hits@10", "auc", "recall@20", "full_mrr"):
         assert 0 < test[f"test/friend/new_users/{key}"] < 1, key
         assert 0 < test[f"test/friend/{key}"] < 1
     assert "val/friend/new_users/mrr" not in res["val"]
     assert test["test/friend/new_users/mrr"] != test["test/friend/mrr"]
-
+    saved = json.loads((tmp_path / "results.json").read_text())["test"]
+    for key in ("coverage@20", "gini@20", "popularity@20", "heldout_popularity",
+                "diversity@20", "novelty@20"):
+        assert key.startswith("heldout") or 0 < saved[f"test/friend/{key}"], key
+    assert 0 < saved["test/friend/coverage@20"] <= 1 and 0 <= saved["test/friend/gini@20"] < 1
+    assert (tmp_path / "popularity_test_friend.png").stat().st_size > 1000
+    run = run_contents(next((tmp_path / "wandb").glob("offline-run-*/run-*.wandb")))
+    assert run["summary"]["test/friend/gini@20"] == pytest.approx(saved["test/friend/gini@20"])
 
 def test_held_out_users_are_embedded_with_the_mean_id_row_and_the_table_is_restored():
     from torch import nn

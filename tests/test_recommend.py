@@ -139,6 +139,13 @@ def test_faiss_flat_index_matches_exact_and_ivf_recall_is_measurable(ckpt):
     exact = top_k(module, "friend", z, dm.graph, queries, 10, exclude)
     flat = faiss_topk(z["user"][queries], z["user"], 10, exclude, kind="flat")
     assert (flat[1] == exact[1]).float().mean() > 0.99  # float ties may swap a pair
+    # What recommend's index=faiss runs (a catalogue this small gets the flat index).
+    via = top_k(module, "friend", z, dm.graph, queries, 10, exclude, index="faiss")
+    assert torch.equal(via[1], flat[1])
+    ivf = faiss_topk(z["user"].repeat(4, 1), z["user"].repeat(4, 1), 5, kind="ivf",
+                     nlist=16, nprobe=16)  # every cell probed: exact up to ties
+    assert torch.allclose(ivf[0], (z["user"].repeat(4, 1) @ z["user"].repeat(4, 1).T)
+                          .topk(5, dim=1).values, atol=1e-4)
     known = set(map(tuple, exclude.t().tolist()))
     assert not any((q, int(c)) in known for q in range(60) for c in flat[1][q])
 

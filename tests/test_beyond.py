@@ -120,3 +120,4 @@ def test_full_ranking_reports_beyond_metrics_of_the_filtered_lists():
         assert out[key] == pytest.approx(value), key
     assert sorted(sink["popularity_recommended"].tolist()) == sorted(pop[lists].view(-1).tolist())
     assert sink["popularity_heldout"].tolist() == pop[pos[1]].tolist()
+    assert sink["k"] == 3

@@ -186,6 +186,7 @@ def _full_ranking(full: FullScorer, pos: Tensor, graph, edge_type, symmetric: bo
         if sink is not None:
             sink["popularity_recommended"] = popularity[top[top >= 0]].cpu()
             sink["popularity_heldout"] = popularity[positives[1]].cpu()
+            sink["k"] = top.size(1)
     return out
 
 

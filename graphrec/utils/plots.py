@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 
 
 def popularity_plot(recommended: torch.Tensor, heldout: torch.Tensor, path: Path,
-                    title: str = "") -> Path | None:
+                    title: str = "", k: int | None = None) -> Path | None:
     """Writes a PNG of the two popularity distributions (complementary CDFs, log axes).
 
     Args:
         recommended: ``[R]`` training popularity of every recommended slot.
         heldout: ``[P]`` training popularity of every held-out positive.
         path: the PNG to write.
+        title: the plot's title; k: the list length, for the legend.
 
     Returns:
         ``path``, or None when matplotlib is missing.
@@ -36,7 +37,8 @@ def popularity_plot(recommended: torch.Tensor, heldout: torch.Tensor, path: Path
                     path.name)
         return None
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for values, label in ((recommended, "recommended (top-K)"), (heldout, "held-out positives")):
+    top = f"top-{k}" if k else "top-K"
+    for values, label in ((recommended, f"recommended ({top})"), (heldout, "held-out positives")):
         v = values.double().sort().values
         if not v.numel():
             continue
@@ -70,7 +72,8 @@ def save_popularity_plots(module, split: str, out_dir: Path, loggers=()) -> list
             continue
         path = popularity_plot(samples["popularity_recommended"], samples["popularity_heldout"],
                                Path(out_dir) / f"popularity_{split}_{name}.png",
-                               f"{split}/{name}: popularity of recommended vs held-out items")
+                               f"{split}/{name}: popularity of recommended vs held-out items",
+                               samples.get("k"))
         if path is None:
             continue
         written.append(path)

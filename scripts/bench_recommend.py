@@ -12,8 +12,15 @@ do not depend on the weights, but recall of the approximate index does depend on
 geometry of the embeddings, so pass a trained checkpoint for a recall figure that speaks
 for a trained model.
 
+``--lean`` measures the recommender's own part only: it generates the graph (no split, no
+featurization, no encoder) and ranks with fixed user vectors, a seeded random projection of
+the users' features to 64 dimensions (community structure, as an encoder's output has),
+so the exact and faiss paths, their memory and the reasons are timed on the real 1M-user
+friend graph and its exclusions when the layer-wise GNN inference cannot be afforded.
+
     python scripts/bench_recommend.py                          # 1M users (heavy)
     python scripts/bench_recommend.py --users 20000 --exact-queries 5000   # quick
+    python scripts/bench_recommend.py --lean --exact-queries 20000         # top-K part only
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from omegaconf import OmegaConf
 
 from graphrec.ann import build_index, faiss_topk
 from graphrec.candidates import embed, known_pairs, top_k
+from graphrec.data.synthetic import generate_social_graph
+from graphrec.metrics.retrieval import topk_retrieval
 from graphrec.reasons import explain
 from graphrec.runtime import rebuild_from_checkpoint
 from graphrec.train import CONFIG_DIR, build_datamodule
@@ -62,6 +71,16 @@ def build(args):
     return dm, module
 
 
+class LeanGraph:
+    """The generated graph alone, with user vectors in place of a model's (``--lean``)."""
+
+    def __init__(self, users: int, dim: int = 64):
+        self.graph = generate_social_graph(num_users=users)
+        g = torch.Generator().manual_seed(0)
+        x = self.graph["user"].x
+        self.z = {"user": (x - x.mean(0)) @ torch.randn(x.size(1), dim, generator=g)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=1_000_000)
@@ -76,21 +95,32 @@ def main() -> None:
     p.add_argument("--reason-pairs", type=int, default=200_000,
                    help="pairs whose mutual friends are listed, timed (0: skip)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--lean", action="store_true",
+                   help="no split or encoder: fixed user vectors (see the docstring)")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     report = {"args": vars(args), "untrained": args.ckpt is None}
 
-    dm, module = stage("data (generate + split)", lambda: build(args), report)
-    graph = dm.graph
+    if args.lean:
+        lean = stage("data (generate)", lambda: LeanGraph(args.users), report)
+        graph, z = lean.graph, lean.z
+
+        def exact_top(queries, exclude):
+            return topk_retrieval(z["user"][queries], z["user"], args.k, exclude, args.chunk)
+    else:
+        dm, module = stage("data (generate + split)", lambda: build(args), report)
+        graph = dm.graph
+        z = stage("embed (layer-wise)", lambda: embed(module, graph, dm), report)
+
+        def exact_top(queries, exclude):
+            return top_k(module, "friend", z, graph, queries, args.k, exclude, args.chunk)
     n = graph["user"].num_nodes
-    z = stage("embed (layer-wise)", lambda: embed(module, graph, dm), report)
     m = min(n, args.exact_queries or n)
     queries = torch.arange(m)
     exclude = known_pairs(graph, FRIENDS, queries)
-    _, exact = stage(f"exact top-{args.k}, {m} users",
-                     lambda: top_k(module, "friend", z, graph, queries, args.k, exclude,
-                                   args.chunk), report)
+    _, exact = stage(f"exact top-{args.k}, {m} users", lambda: exact_top(queries, exclude),
+                     report)
     exact_s = report[f"exact top-{args.k}, {m} users"]["seconds"]
     report["exact_all_users_seconds"] = round(exact_s * n / m, 1)
     report["exact_extrapolated"] = m < n

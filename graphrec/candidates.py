@@ -23,6 +23,9 @@ from graphrec.models.decoders import DistMult, DotProduct
 
 # Scores alive at once for a pairwise decoder: block rows * candidates * embedding width.
 PAIRWISE_BUDGET = 2**24
+# Scores alive at once on the matrix-product path (256 MB of float32): at a million
+# candidates 1,024 query rows would be a 4 GB block.
+SCORE_BUDGET = 2**26
 
 
 def known_pairs(graph, edge_type, queries: Tensor, keep_self: bool = False) -> Tensor:
@@ -101,7 +104,8 @@ def top_k(module, task_name: str, z, graph, queries: Tensor, k: int, exclude: Te
         queries: source node ids.
         k: list length (capped at the catalogue size).
         exclude: ``[2, E]`` (query position, candidate) pairs never returned.
-        chunk: queries per block of the exact paths.
+        chunk: queries per block of the exact paths, at most (capped so a block holds no
+            more than ``SCORE_BUDGET`` scores).
         index: ``exact`` or ``faiss`` (approximate, bilinear decoders only).
         ann_options: keyword arguments of :func:`graphrec.ann.faiss_topk`.
 
@@ -125,7 +129,8 @@ def top_k(module, task_name: str, z, graph, queries: Tensor, k: int, exclude: Te
             from graphrec.ann import faiss_topk
 
             return faiss_topk(q, z[d], k, exclude, **(ann_options or {}))
-        return topk_retrieval(q, z[d], k, exclude, chunk_size=chunk)
+        rows = max(1, min(chunk, SCORE_BUDGET // max(1, n_cand)))
+        return topk_retrieval(q, z[d], k, exclude, chunk_size=rows)
     if index == "faiss":
         raise ValueError("index=faiss needs a dot or distmult decoder; this model scores pairs "
                          "with its own decoder or a heuristic, so use index=exact")

@@ -34,9 +34,10 @@ from bench_retrieval import GIB, PeakRSS
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from torch_geometric.data import HeteroData
 
 from graphrec.ann import build_index, faiss_topk
-from graphrec.candidates import embed, known_pairs, top_k
+from graphrec.candidates import SCORE_BUDGET, embed, known_pairs, top_k
 from graphrec.data.synthetic import generate_social_graph
 from graphrec.metrics.retrieval import topk_retrieval
 from graphrec.reasons import explain
@@ -75,7 +76,13 @@ class LeanGraph:
     """The generated graph alone, with user vectors in place of a model's (``--lean``)."""
 
     def __init__(self, users: int, dim: int = 64):
-        self.graph = generate_social_graph(num_users=users)
+        full = generate_social_graph(num_users=users)
+        # Only what ranking friends reads: the rest of the graph would only take memory.
+        self.graph = HeteroData()
+        self.graph["user"].x = full["user"].x
+        self.graph["user"].num_nodes = full["user"].num_nodes
+        self.graph[FRIENDS].edge_index = full[FRIENDS].edge_index
+        del full
         g = torch.Generator().manual_seed(0)
         x = self.graph["user"].x
         self.z = {"user": (x - x.mean(0)) @ torch.randn(x.size(1), dim, generator=g)}
@@ -107,7 +114,8 @@ def main() -> None:
         graph, z = lean.graph, lean.z
 
         def exact_top(queries, exclude):
-            return topk_retrieval(z["user"][queries], z["user"], args.k, exclude, args.chunk)
+            rows = max(1, min(args.chunk, SCORE_BUDGET // n))  # as top_k caps it
+            return topk_retrieval(z["user"][queries], z["user"], args.k, exclude, rows)
     else:
         dm, module = stage("data (generate + split)", lambda: build(args), report)
         graph = dm.graph

@@ -107,6 +107,17 @@ def _evaluate_app(cfg: DictConfig) -> None:
     run_cli(_evaluate, cfg)
 
 
+def _recommend(cfg: DictConfig) -> dict:
+    from graphrec.recommend import recommend
+
+    return recommend(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="recommend")
+def _recommend_app(cfg: DictConfig) -> None:
+    run_cli(_recommend, cfg)
+
+
 def train_main() -> None:
     """``scripts/train.py [overrides]``; ``resume=<run folder>`` continues a killed run."""
     _run(_train_app, "train", resume=True)
@@ -115,3 +126,8 @@ def train_main() -> None:
 def evaluate_main() -> None:
     """``scripts/evaluate.py ckpt_path=<run>/checkpoints/best.ckpt``."""
     _run(_evaluate_app, "eval")
+
+
+def recommend_main() -> None:
+    """``scripts/recommend.py ckpt_path=<run>/checkpoints/best.ckpt task=friend k=20``."""
+    _run(_recommend_app, "recommend")

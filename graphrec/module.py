@@ -12,6 +12,7 @@ from torch import nn
 from graphrec.checks import check_module_args
 from graphrec.models.decoders import reads_graph
 from graphrec.models.encoders import build_encoder
+from graphrec.new_nodes import unseen_id_rows
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.base import build_task
 from graphrec.utils.errors import ConfigError, NonFiniteError, located
@@ -174,8 +175,10 @@ class GraphRecModule(EvaluatedModule):
 
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
-        # Mini-batch mode embeds all nodes layer by layer with bounded memory.
-        z = self.encoder.inference(graph, batch.get("neighborhoods"))
+        # Users held out of training (inductive split) get the ID fallback of new users.
+        with unseen_id_rows(self, batch.get("new_nodes")):
+            # Mini-batch mode embeds all nodes layer by layer with bounded memory.
+            z = self.encoder.inference(graph, batch.get("neighborhoods"))
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             with located(f"{split}/{name}"):

@@ -17,6 +17,7 @@ from graphrec.runtime import build_datamodule, first_line, load_checkpoint
 from graphrec.utils.callbacks import RNGStates, ValidationPrinter
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
+from graphrec.utils.plots import save_popularity_plots
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
@@ -104,6 +105,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         if not trainer.is_global_zero:  # every rank holds the same metrics; rank 0 reports
             return results
         write_json(out_dir / "results.json", results)
+        save_popularity_plots(module, "test", out_dir, loggers)
         for logger in loggers:
             if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
                 logger.experiment.summary.update({**val, **test})

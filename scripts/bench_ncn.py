@@ -25,7 +25,7 @@ def step_times(overrides: list[str], epochs: int) -> list[tuple[float, float]]:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from graphrec.train import CONFIG_DIR, build_datamodule
+    from graphrec.runtime import CONFIG_DIR, build_datamodule
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=["experiment=ncn_cora", *overrides])

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from graphrec.metrics.classification import binary_metrics
-from graphrec.train import CONFIG_DIR, build_datamodule
+from graphrec.runtime import CONFIG_DIR, build_datamodule
 
 
 def main() -> None:

@@ -16,8 +16,9 @@ from graphrec.metrics.classification import binary_metrics, node_classification_
 from graphrec.metrics.official import official_metrics
 from graphrec.metrics.ranking import sampled_ranks, shared_negative_hits
 from graphrec.metrics.retrieval import full_ranking_metrics
+from graphrec.runtime import USER_ERRORS
 from graphrec.tasks.link_eval import evaluate_link
-from graphrec.train import USER_ERRORS, train
+from graphrec.train import train
 from graphrec.utils.errors import NonFiniteError, located
 
 HINT = "the model produced non-finite outputs (check features for NaN/inf, lower model.lr)"
@@ -133,7 +134,8 @@ def test_nan_loss_stops_training_naming_task_and_epoch(tmp_path):
 
 
 def test_nan_scores_at_validation_name_split_and_task(tmp_path):
-    cfg = make_cfg(tmp_path, [*nan_graph_overrides(), "task=[friend]", "trainer.max_epochs=0"])
+    cfg = make_cfg(tmp_path, [*nan_graph_overrides(), "task=[friend]", "trainer.max_epochs=1",
+                                      "+trainer.limit_train_batches=0"])
     with pytest.raises(NonFiniteError) as err:
         train(cfg)
     assert re.fullmatch(rf"val/friend: [\d,]+ of [\d,]+ scores are NaN; {re.escape(HINT)}",

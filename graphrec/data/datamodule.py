@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
 from graphrec.checks import check_data_args
+from graphrec.data.inductive import InductiveLinkSplit, without_nodes
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.negatives import extra_eval_negatives
@@ -156,6 +157,9 @@ class GraphDataModule(L.LightningDataModule):
         held_out = [ls for name, s in self.splits.items()
                     for ls in self.task_classes[name].held_out(s)]
         train_graph = message_passing_graph(graph, held_out, TRAIN)
+        for s in self.splits.values():
+            if isinstance(s, InductiveLinkSplit):  # new users have no edge while training
+                train_graph = without_nodes(train_graph, s.edge_type[0], s.new_nodes)
         graphs = {"train": train_graph, "val": train_graph,
                   "test": message_passing_graph(graph, held_out, VAL)}
         self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
@@ -165,6 +169,10 @@ class GraphDataModule(L.LightningDataModule):
                               **self.extras.get((name, split), {})}
                        for name, s in self.splits.items()}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
+            new_nodes = {s.edge_type[0]: s.new_nodes for s in self.splits.values()
+                         if isinstance(s, InductiveLinkSplit)}
+            if new_nodes and split != "train":
+                self.batches[split]["new_nodes"] = new_nodes
             if self.minibatch is not None and split != "train":
                 self.batches[split]["neighborhoods"] = self.minibatch.neighborhoods(graphs[split])
         self.graph = graph

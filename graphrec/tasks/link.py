@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch_geometric.loader import LinkNeighborLoader
 from torch_geometric.sampler import NegativeSampling
 
+from graphrec.data.inductive import SPLIT_OPTIONS, InductiveLinkSplit, hold_out_users
+from graphrec.data.inductive import SPLITS as INDUCTIVE_SPLITS
 from graphrec.data.leakage import hide_pairs, target_edge_types
 from graphrec.data.negatives import two_hop_negatives
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
@@ -86,6 +88,8 @@ class LinkTask(Task):
         self.eval_options = {"symmetric": symmetric, "chunk": eval_chunk,
                              "degree_buckets": check_buckets(degree_buckets), "ks": list(ks),
                              "ranking_chunk": ranking_chunk}
+        # The last full ranking's item popularity (recommended vs held-out), for the plot.
+        self.popularity_samples: dict = {}
 
     # -- data side -------------------------------------------------------------------------
     @classmethod
@@ -112,8 +116,17 @@ class LinkTask(Task):
         if official is not None:  # the data comes with its own split (OGB)
             return official(graph, et, symmetric=symmetric, num_negatives=num_negatives,
                             generator=generator)
-        return split_links(graph, et, val_ratio, test_ratio, temporal, symmetric=symmetric,
-                           num_negatives=num_negatives, generator=generator)
+        split = split_links(graph, et, val_ratio, test_ratio, temporal, symmetric=symmetric,
+                            num_negatives=num_negatives, generator=generator)
+        how = spec.get("split") or "transductive"
+        if how not in INDUCTIVE_SPLITS:
+            raise ConfigError(f"task split={how} (task.<name>.split) is not a split; choose one "
+                              f"of {', '.join(INDUCTIVE_SPLITS)}")
+        if how == "inductive":  # new users: held out with all their edges (data/inductive.py)
+            split = hold_out_users(graph, split, spec.get("new_user_ratio", 0.1),
+                                   spec.get("observed_ratio", 0.5), symmetric, num_negatives,
+                                   generator)
+        return split
 
     @classmethod
     def split_targets(cls, split, which: str) -> dict:
@@ -122,6 +135,8 @@ class LinkTask(Task):
             targets["neg"] = split.negatives(which)
             if hasattr(split, "official_targets"):  # e.g. OGB's shared negatives
                 targets.update(split.official_targets(which))
+            if which == "test" and isinstance(split, InductiveLinkSplit):
+                targets["new_users"] = {"pos": split.new_test, "neg": split.new_test_neg}
         return targets
 
     @classmethod
@@ -159,7 +174,8 @@ class LinkTask(Task):
     @classmethod
     def from_config(cls, name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
                     node_specs: Mapping) -> LinkTask:
-        spec = dict(spec)
+        # How the data is split is the datamodule's business, not the task module's.
+        spec = {k: v for k, v in spec.items() if k not in SPLIT_OPTIONS}
         symmetric = cls.is_symmetric(spec)
         spec.pop("symmetric", None)
         # A `_target_` decoder spec is built by the task; `name:` specs pick a built-in one.
@@ -242,5 +258,5 @@ class LinkTask(Task):
         elif self.full_ranking:
             full = (z[s], z[d], lambda q, c: pairwise_scores(self.decoder, q, c))
         return evaluate_link(lambda a, b: self.score(z, a, b, graph), target, graph,
-                             self.edge_type,
-                             full=full, **self.eval_options)
+                             self.edge_type, full=full, sink=self.popularity_samples,
+                             **self.eval_options)

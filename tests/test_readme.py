@@ -94,6 +94,9 @@ def first_run(args: str) -> list[str]:
     for token in shlex.split(args, comments=True):
         if token in ("-m", "--multirun"):
             continue
+        if token.startswith("~"):  # a deletion override (~model.encoder)
+            overrides.append(token)
+            continue
         assert "=" in token, f"not a Hydra override: {token!r} in {args!r}"
         key, value = token.split("=", 1)
         sweep = re.fullmatch(r"range\((\d+)(?:,\s*\d+)*\)", value)
@@ -139,6 +142,9 @@ def test_command_composes(page, script, args):
     cfg = OmegaConf.create(compose_command(script, args))
     for override in OVERRIDES.parse_overrides(first_run(args)):
         key = override.key_or_group
+        if override.is_delete():
+            assert OmegaConf.select(cfg, key, default="<absent>") == "<absent>", key
+            continue
         if "/" in key or key.startswith("hydra") \
                 or "." not in key and key not in cfg or OmegaConf.is_dict(cfg.get(key)):
             continue  # group choices (data=..., experiment=...): composing proves they exist

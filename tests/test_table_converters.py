@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, make_cfg
@@ -142,3 +143,22 @@ def test_absent_raw_data_is_one_line_naming_files_and_the_converter(tmp_path, ex
         assert f in lines[0]
     assert "GRAPHREC_DATA_DIR" in lines[0]
     assert f"scripts/convert_tables.py {experiment}" in lines[0]
+
+
+REAL = [  # data config, (edge type, stored edges) as counted in the data's SOURCE.md
+    ("stackexchange", [(("user", "answered", "user"), 806)],
+     "stackexchange-quantumcomputing-2018"),
+    ("ciao", [(("user", "trusts", "user"), 57_544)], "ciao-etrust"),
+    ("ego_facebook_circles", [(("user", "friends", "user"), 2 * 88_234)], "ego-facebook"),
+]
+
+
+@pytest.mark.parametrize("data,counts,subdir", REAL, ids=[r[0] for r in REAL])
+def test_real_data_converts_to_the_documented_counts(data, counts, subdir, tmp_path):
+    base = os.environ.get("GRAPHREC_DATA_DIR")
+    if not base or not (Path(base) / subdir).is_dir():
+        pytest.skip(f"GRAPHREC_DATA_DIR with {subdir}/ is not set")
+    cfg = make_cfg(tmp_path / "run", [f"data={data}", f"data.source.cache_dir={tmp_path}"])
+    graph = instantiate(cfg.data.source)()
+    for et, n in counts:
+        assert graph[et].num_edges == n

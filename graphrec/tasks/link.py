@@ -17,7 +17,7 @@ NEGATIVES = ("uniform", "two_hop")
 
 
 class LinkTask(nn.Module):
-    """Scores ``edge_type`` pairs; trains on uniform corrupted targets drawn fresh each step.
+    """Scores ``edge_type`` pairs; trains on corrupted targets drawn fresh each step.
 
     Args:
         name: the task's name in metric keys (``val/<name>/mrr``).

@@ -26,7 +26,7 @@ NEGATIVES = ("uniform", "two_hop")
 
 
 class LinkTask(Task):
-    """Scores ``edge_type`` pairs; trains on uniform corrupted targets drawn fresh each step.
+    """Scores ``edge_type`` pairs; trains on corrupted targets drawn fresh each step.
 
     Args:
         name: the task's name in metric keys (``val/<name>/mrr``).

@@ -96,14 +96,16 @@ def check_module_args(lr, weight_decay, supervision_ratio, loss_weighting, encod
     if supervision_ratio is not None:
         number("model.supervision_ratio", supervision_ratio, 0, 1)
     choice("model.loss_weighting", loss_weighting, LOSS_WEIGHTINGS)
-    for key in ("hidden_channels", "out_channels", "num_layers", "heads"):
+    for key in ("hidden_channels", "out_channels", "heads"):
         if key in encoder:
             integer(f"model.encoder.{key}", encoder[key], 1)
+    if "num_layers" in encoder:  # 0: no message passing (the bag-of-words recipes)
+        integer("model.encoder.num_layers", encoder["num_layers"], 0)
     for where, opts in (("encoder", encoder), ("head", head or {})):
         if "dropout" in opts:
             number(f"model.{where}.dropout", opts["dropout"], 0, 1, high_open=True)
-    if head and "hidden" in head:
-        integer("model.head.hidden", head["hidden"], 1)
+    if head and "hidden" in head:  # 0: a linear head
+        integer("model.head.hidden", head["hidden"], 0)
 
 
 def check_task(name: str, spec: Mapping) -> None:

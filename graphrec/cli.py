@@ -44,6 +44,12 @@ def _composition_message(e: HydraException, args: list[str]) -> str:
             return f"{group}: there is no option '{bad}'; choose from {', '.join(options)}"
     if isinstance(e, OverrideParseException):
         return f"{_unparsable(args)!r} is not a valid override ({first_line(e)}); write key=value"
+    text = str(e)
+    if text.startswith("Could not override '"):
+        key = text.split("'")[1]
+        value = next((a.split("=", 1)[1] for a in args if a.split("=", 1)[0] == key), "...")
+        return (f"{key}={value}: the config has no key {key} (check its spelling; "
+                f"add a new key with +{key}={value})")
     # Drop Hydra's config search path and links: the rest is the message.
     lines = [ln.strip() for ln in str(e).splitlines()]
     if "Config search path:" in lines:

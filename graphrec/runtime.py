@@ -117,11 +117,12 @@ def load_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only refuses anything but tensors and plain containers: code, or garbage.
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e).split(". ")[0].rstrip(".")
         raise ConfigError(f"checkpoint {path} holds objects that are not tensors or plain data "
                           f"and was not opened ({first[:160]}); {fix}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # torch's first sentence says what failed; the rest is advice about its internals.
+        first = first_line(e).split(". ")[0]
         raise ConfigError(f"checkpoint {path} is truncated or corrupt ({first[:160]}); "
                           f"{fix}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("graphrec"), dict):

@@ -36,15 +36,15 @@ BAD_CKPTS = {
 CASES = [
     # Values of the config, checked before torch is imported.
     ("lr_not_a_number", "train", [*TRAIN, "model.lr=abc"], {}, ["model.lr=abc", "number"]),
-    ("lr_negative", "train", [*TRAIN, "model.lr=-0.1"], {}, ["model.lr=-0.1", "(0, inf]"]),
+    ("lr_negative", "train", [*TRAIN, "model.lr=-0.1"], {}, ["model.lr=-0.1", "(0, inf)"]),
     ("weight_decay_negative", "train", [*TRAIN, "model.weight_decay=-1"], {},
-     ["model.weight_decay=-1", "[0, inf]"]),
+     ["model.weight_decay=-1", "[0, inf)"]),
     ("supervision_ratio_above_1", "train", [*TRAIN, "model.supervision_ratio=1.5"], {},
      ["model.supervision_ratio=1.5", "[0, 1]"]),
     ("loss_weighting_unknown", "train", [*TRAIN, "model.loss_weighting=learned"], {},
      ["model.loss_weighting=learned", "static, uncertainty"]),
-    ("encoder_layers_0", "train", [*TRAIN, "model.encoder.num_layers=0"], {},
-     ["model.encoder.num_layers=0", ">= 1"]),
+    ("encoder_layers_negative", "train", [*TRAIN, "model.encoder.num_layers=-1"], {},
+     ["model.encoder.num_layers=-1", ">= 0"]),
     ("encoder_width_text", "train", [*TRAIN, "model.encoder.hidden_channels=wide"], {},
      ["model.encoder.hidden_channels=wide", "whole number"]),
     ("dropout_1", "train", [*TRAIN, "model.encoder.dropout=1.0"], {},
@@ -90,14 +90,14 @@ CASES = [
      ["task.friend.ks=[0, 10]", "positive"]),
     ("no_task", "train", [*TRAIN, "task=[]"], {}, ["no task selected", "task=[friend"]),
     ("logger_unknown", "train", [*TRAIN[::2], "logger=tensorboard"], {},
-     ["logger=tensorboard", "wandb, csv"]),
+     ["logger=tensorboard", "wandb, csv, null"]),
     # Composition: options and keys that do not exist, overrides that do not parse.
     ("task_misspelt", "train", [*TRAIN, "task=[frend]"], {},
      ["'frend'", "career, content, friend"]),
     ("encoder_unknown", "train", [*TRAIN, "model/encoder=gcnn"], {}, ["'gcnn'", "sage"]),
     ("data_unknown", "train", ["data=nope", "logger=csv"], {}, ["'nope'", "synthetic_tiny"]),
     ("key_unknown", "train", [*TRAIN, "data.batch_size=0"], {},
-     ["data.batch_size", "+data.batch_size=0"]),
+     ["data.batch_size=0", "no key data.batch_size", "+data.batch_size=0"]),
     ("override_unparsable", "train", [*TRAIN[:2], "trainer.max_epochs=["], {},
      ["'trainer.max_epochs=['", "key=value"]),
     ("sweep_without_multirun", "train", [*TRAIN, "seed=1,2"], {}, ["seed=1,2", "--multirun"]),
@@ -107,7 +107,7 @@ CASES = [
     ("resume_without_last_ckpt", "train", ["resume={run}"], {".hydra/overrides.yaml": "[]\n"},
      ["checkpoints/last.ckpt does not exist", "start it again"]),
     ("train_ckpt_truncated", "train", [*TRAIN, "ckpt_path={bad}"], {"bad": "truncated"},
-     ["truncated or corrupt", "last.ckpt written by graphrec"]),
+     ["truncated or corrupt (PytorchStreamReader failed", "last.ckpt written by graphrec"]),
     ("train_ckpt_of_other_tasks", "train", [*TRAIN, "task=[friend,career]", "ckpt_path={ckpt}"],
      {}, ["task=[friend] -> task=[friend,career]", "resume=<run>"]),
     ("eval_ckpt_missing", "eval", ["ckpt_path={run}/none.ckpt"], {},
@@ -213,5 +213,10 @@ if __name__ == "__main__":  # the table of docs/runs.md
             proc = run_case(case, case_dir, out / "checkpoints" / "last.ckpt")
             line = proc.stderr.strip().replace(tmp, "<tmp>").replace("|", "\\|")
             args = " ".join(case[2]).replace("|", "\\|")
+            files = {k: v for k, v in case[3].items() if k != "bad"}
+            if files or "bad" in case[3]:  # what the case's files hold
+                args += f" [{case[3]['bad']} checkpoint]" if "bad" in case[3] else ""
+                args += "".join(f" [{k}: {v!r}]" for k, v in files.items()
+                                if k not in GOOD_SST2 or v != GOOD_SST2[k])
             print(f"| {case[0]} | `{case[1]}: {args}` | {proc.returncode} | {line} |",
                   flush=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from graphrec.data.splits import split_nodes
@@ -89,3 +90,14 @@ class MeanEncoder(Encoder):
             count = torch.bincount(ei[1], minlength=x[d].size(0)).clamp(min=1).unsqueeze(1)
             out[d] = out[d] + total / count
         return out
+
+
+class EpochLog(Callback):
+    """A Lightning callback from outside graphrec: appends each finished train epoch to a file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        with open(self.path, "a") as f:
+            f.write(f"{trainer.current_epoch}\n")

@@ -48,3 +48,12 @@ def test_an_encoder_family_from_outside_is_picked_by_its_yaml(tmp_path):
     results = train(cfg)
     # Chance MRR against 100 negatives is about 0.05.
     assert results["test"]["test/friend/mrr"] > 0.05
+
+
+def test_a_callback_is_added_from_the_command_line(tmp_path):
+    log = tmp_path / "epochs.txt"
+    cfg = make_cfg(tmp_path / "run", ["task=[friend]", "trainer.max_epochs=3",
+                                      f"+callbacks.epoch_log={{_target_: plugins.EpochLog, "
+                                      f"path: '{log}'}}"])
+    train(cfg)
+    assert log.read_text().split() == ["0", "1", "2"]

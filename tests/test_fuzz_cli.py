@@ -93,7 +93,7 @@ CASES = [
      ["logger=tensorboard", "wandb, csv, null"]),
     # Composition: options and keys that do not exist, overrides that do not parse.
     ("task_misspelt", "train", [*TRAIN, "task=[frend]"], {},
-     ["'frend'", "career, content, friend"]),
+     ["'frend'", "content, friend"]),
     ("encoder_unknown", "train", [*TRAIN, "model/encoder=gcnn"], {}, ["'gcnn'", "sage"]),
     ("data_unknown", "train", ["data=nope", "logger=csv"], {}, ["'nope'", "synthetic_tiny"]),
     ("key_unknown", "train", [*TRAIN, "data.batch_size=0"], {},

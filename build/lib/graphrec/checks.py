@@ -28,8 +28,8 @@ def _fail(key: str, value, need: str) -> None:
 def number(key: str, value, low: float | None = None, high: float | None = None,
            low_open: bool = False, high_open: bool = False) -> float:
     """A finite real number within bounds (open or closed), else one-line ConfigError."""
-    bounds = (f"{'(' if low_open else '['}{'-inf' if low is None else low}, "
-              f"{'inf' if high is None else high}{')' if high_open else ']'}")
+    upper = "inf)" if high is None else f"{high}{')' if high_open else ']'}"
+    bounds = f"{'(' if low_open else '['}{'-inf' if low is None else low}, {upper}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(key, value, f"must be a number in {bounds}, e.g. {key}={low if low else 0.1}"
               if low is not None else f"must be a number, e.g. {key}=0.1")
@@ -51,7 +51,8 @@ def integer(key: str, value, low: int | None = None) -> int:
 
 def choice(key: str, value, options) -> str:
     if value not in options:
-        _fail(key, value, f"choose one of {', '.join(str(o) for o in options)}")
+        shown = ("null" if o is None else str(o) for o in options)  # as YAML spells it
+        _fail(key, value, f"choose one of {', '.join(shown)}")
     return value
 
 
@@ -95,14 +96,16 @@ def check_module_args(lr, weight_decay, supervision_ratio, loss_weighting, encod
     if supervision_ratio is not None:
         number("model.supervision_ratio", supervision_ratio, 0, 1)
     choice("model.loss_weighting", loss_weighting, LOSS_WEIGHTINGS)
-    for key in ("hidden_channels", "out_channels", "num_layers", "heads"):
+    for key in ("hidden_channels", "out_channels", "heads"):
         if key in encoder:
             integer(f"model.encoder.{key}", encoder[key], 1)
+    if "num_layers" in encoder:  # 0: no message passing (the bag-of-words recipes)
+        integer("model.encoder.num_layers", encoder["num_layers"], 0)
     for where, opts in (("encoder", encoder), ("head", head or {})):
         if "dropout" in opts:
             number(f"model.{where}.dropout", opts["dropout"], 0, 1, high_open=True)
-    if head and "hidden" in head:
-        integer("model.head.hidden", head["hidden"], 1)
+    if head and "hidden" in head:  # 0: a linear head
+        integer("model.head.hidden", head["hidden"], 0)
 
 
 def check_task(name: str, spec: Mapping) -> None:

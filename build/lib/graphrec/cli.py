@@ -44,6 +44,12 @@ def _composition_message(e: HydraException, args: list[str]) -> str:
             return f"{group}: there is no option '{bad}'; choose from {', '.join(options)}"
     if isinstance(e, OverrideParseException):
         return f"{_unparsable(args)!r} is not a valid override ({first_line(e)}); write key=value"
+    text = str(e)
+    if text.startswith("Could not override '"):
+        key = text.split("'")[1]
+        value = next((a.split("=", 1)[1] for a in args if a.split("=", 1)[0] == key), "...")
+        return (f"{key}={value}: the config has no key {key} (check its spelling; "
+                f"add a new key with +{key}={value})")
     # Drop Hydra's config search path and links: the rest is the message.
     lines = [ln.strip() for ln in str(e).splitlines()]
     if "Config search path:" in lines:
@@ -107,6 +113,17 @@ def _evaluate_app(cfg: DictConfig) -> None:
     run_cli(_evaluate, cfg)
 
 
+def _recommend(cfg: DictConfig) -> dict:
+    from graphrec.recommend import recommend
+
+    return recommend(cfg)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="recommend")
+def _recommend_app(cfg: DictConfig) -> None:
+    run_cli(_recommend, cfg)
+
+
 def train_main() -> None:
     """``scripts/train.py [overrides]``; ``resume=<run folder>`` continues a killed run."""
     _run(_train_app, "train", resume=True)
@@ -115,3 +132,8 @@ def train_main() -> None:
 def evaluate_main() -> None:
     """``scripts/evaluate.py ckpt_path=<run>/checkpoints/best.ckpt``."""
     _run(_evaluate_app, "eval")
+
+
+def recommend_main() -> None:
+    """``scripts/recommend.py ckpt_path=<run>/checkpoints/best.ckpt task=friend k=20``."""
+    _run(_recommend_app, "recommend")

@@ -123,7 +123,8 @@ class HeuristicModule(EvaluatedModule):
                 full = (torch.arange(graph[s].num_nodes), cands, rows)
             with located(f"{split}/{name}"):
                 task_metrics = evaluate_link(score, targets[name], graph, task.edge_type,
-                                             full=full, **task.eval_options)
+                                             full=full, sink=task.popularity_samples,
+                                             **task.eval_options)
             for key, value in task_metrics.items():
                 metrics[f"{split}/{name}/{key}"] = value
             primary.append(metrics[f"{split}/{name}/{task.primary_metric}"])

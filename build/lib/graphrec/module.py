@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 from graphrec.checks import check_module_args
+from graphrec.models.decoders import reads_graph
 from graphrec.models.encoders import build_encoder
+from graphrec.new_nodes import unseen_id_rows
 from graphrec.optim import build_optimizer, has_sparse_tables, use_sparse_gradients
 from graphrec.tasks.base import build_task
 from graphrec.utils.errors import ConfigError, NonFiniteError, located
@@ -56,7 +58,8 @@ class GraphRecModule(EvaluatedModule):
         tasks: task name -> task config (``kind``, target, ``loss_weight``, options).
         encoder: ``{"_target_": <Encoder subclass>, **its keyword arguments}``
             (:func:`graphrec.models.encoders.build_encoder`).
-        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``.
+        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``, or a
+            ``{"_target_": class, ...}`` spec (e.g. ``graphrec.models.ncn.NeuralCommonNeighbors``).
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
         sparse_embeddings: ID embedding tables get sparse
@@ -89,6 +92,14 @@ class GraphRecModule(EvaluatedModule):
             for name, spec in tasks.items()})
         self.lr, self.weight_decay = lr, weight_decay
         self.supervision_ratio = supervision_ratio
+        self.reads_graph = any(reads_graph(getattr(t, "decoder", None))
+                               for t in self.tasks.values())
+        if self.reads_graph and not supervision_ratio:
+            # Without hidden supervision pairs, each training positive's own edge would be in
+            # the graph its common neighbours are read from (no target link removal).
+            raise ConfigError("a decoder that reads the graph (ncn) needs model.supervision_ratio "
+                              "in (0, 1), e.g. model.supervision_ratio=0.3, so each step's target "
+                              "edges leave the graph it reads")
         self.loss_weighting = loss_weighting
         # log sigma^2 per task, 0 = weight 1 at the start; only trained with "uncertainty".
         self.log_vars = nn.ParameterDict({name: nn.Parameter(torch.zeros(()))
@@ -111,7 +122,8 @@ class GraphRecModule(EvaluatedModule):
             return self._subgraph_step(batch)
         graph, targets = batch["graph"], batch["targets"]
         # An encoder that passes no messages has nothing to hide: every pair supervises.
-        if self.supervision_ratio and self.encoder.passes_messages:
+        # (A decoder that reads the graph still needs its targets hidden.)
+        if self.supervision_ratio and (self.encoder.passes_messages or self.reads_graph):
             graph, targets = self._hide_supervision(graph, targets)
         z = self(graph)
         losses = {}
@@ -163,8 +175,10 @@ class GraphRecModule(EvaluatedModule):
 
     def _evaluate(self, batch, split: str) -> dict[str, float]:
         graph, targets = batch["graph"], batch["targets"]
-        # Mini-batch mode embeds all nodes layer by layer with bounded memory.
-        z = self.encoder.inference(graph, batch.get("neighborhoods"))
+        # Users held out of training (inductive split) get the ID fallback of new users.
+        with unseen_id_rows(self, batch.get("new_nodes")):
+            # Mini-batch mode embeds all nodes layer by layer with bounded memory.
+            z = self.encoder.inference(graph, batch.get("neighborhoods"))
         metrics, primary = {}, []
         for name, task in self.tasks.items():
             with located(f"{split}/{name}"):

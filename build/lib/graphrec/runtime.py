@@ -117,11 +117,12 @@ def load_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only refuses anything but tensors and plain containers: code, or garbage.
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e).split(". ")[0].rstrip(".")
         raise ConfigError(f"checkpoint {path} holds objects that are not tensors or plain data "
                           f"and was not opened ({first[:160]}); {fix}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # torch's first sentence says what failed; the rest is advice about its internals.
+        first = first_line(e).split(". ")[0]
         raise ConfigError(f"checkpoint {path} is truncated or corrupt ({first[:160]}); "
                           f"{fix}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("graphrec"), dict):
@@ -199,3 +200,55 @@ def module_from_checkpoint(ckpt: dict, source: str):
         raise ConfigError(f"checkpoint {source} does not fit its own model ({first[:200]}); it "
                           "was written by another version of graphrec or edited") from None
     return module
+
+
+def rebuild_from_checkpoint(path: str | Path, trusted: Iterable[str] = (),
+                            eval_negatives: str | None = None):
+    """Data and model of a checkpoint, exactly as trained, from the checkpoint alone.
+
+    The stored config is data: of what is built from it (data and model), only graphrec's
+    own classes may be (plus ``trusted``). The rebuilt data and split must hash to the
+    fingerprints recorded at training, so a changed file or generator cannot pass silently.
+
+    Returns:
+        ``(ckpt, datamodule, module)``: the checkpoint dict, the set-up datamodule and the
+        trained LightningModule.
+
+    Args:
+        path: the checkpoint.
+        trusted: class paths outside graphrec the user vouches for.
+        eval_negatives: rank the same held-out pairs against other negatives (``heart``:
+            HeaRT-style hard ones); the pairs themselves must still be the trained ones.
+
+    Raises:
+        ConfigError: untrusted targets, or data that differs from the data trained on.
+        DataMissingError: no checkpoint at ``path``.
+    """
+    from omegaconf import OmegaConf
+
+    from graphrec.utils.provenance import fingerprint
+
+    path = Path(path)
+    ckpt = load_checkpoint(path)
+    info = ckpt["graphrec"]
+    built = {k: info["config"].get(k) for k in ("data", "model")}
+    check_targets(built, str(path), trusted or ())
+    run_cfg = OmegaConf.create(info["config"])
+    if eval_negatives:
+        run_cfg.data.eval_negatives = eval_negatives
+    datamodule = build_datamodule(run_cfg.data, OmegaConf.to_container(run_cfg.task))
+    datamodule.setup()
+    trained_on = info["provenance"]
+    for what in ("data", "split"):
+        now = getattr(datamodule, f"{what}_fingerprint")
+        if what == "split" and eval_negatives:
+            # The held-out pairs must be the trained ones; only their negatives are new (for
+            # checkpoints trained with the splits' own uniform negatives).
+            now = fingerprint(datamodule.splits)
+        if now != trained_on[f"{what}_fingerprint"]:
+            raise ConfigError(
+                f"the {what} rebuilt from the checkpoint's config (fingerprint {now}) differs "
+                f"from the one it was trained on ({trained_on[f'{what}_fingerprint']}): the data "
+                "files or the generator changed since training")
+    # The checkpoint is already in memory: rebuild from its saved hyperparameters.
+    return ckpt, datamodule, module_from_checkpoint(ckpt, str(path))

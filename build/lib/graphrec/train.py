@@ -14,9 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 from graphrec.checks import check_train_config
 from graphrec.resume import check_same_config, check_same_data, resume_checkpoint, wandb_run_id
 from graphrec.runtime import build_datamodule, first_line, load_checkpoint
-from graphrec.utils.callbacks import RNGStates, ValidationPrinter
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
+from graphrec.utils.plots import save_popularity_plots
 from graphrec.utils.provenance import provenance
 from graphrec.utils.results import metric_table, write_json
 from graphrec.utils.segments import log_segment_tables
@@ -63,10 +63,12 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     prov = provenance(cfg.seed, datamodule.data_fingerprint, datamodule.split_fingerprint)
     if ckpt is not None:
         check_same_data(ckpt, ckpt_path, prov)
-    module.run_info = {"config": resolved, "provenance": prov}
+    module.run_info = {"config": resolved, "provenance": prov, "raw_ids": datamodule.raw_ids}
 
-    checkpoint = ModelCheckpoint(**cfg.callbacks.model_checkpoint)
-    callbacks = [checkpoint, ValidationPrinter(), RNGStates(), *extra_callbacks]
+    callbacks_cfg = OmegaConf.to_container(cfg.callbacks, resolve=True)
+    checkpoint = ModelCheckpoint(**{k: v for k, v in callbacks_cfg["model_checkpoint"].items()
+                                    if k != "_target_"})
+    callbacks = [checkpoint, *_configured_callbacks(callbacks_cfg), *extra_callbacks]
     if cfg.callbacks.get("early_stopping_patience"):
         callbacks.append(EarlyStopping(monitor=cfg.optimized_metric,
                                        mode=cfg.callbacks.model_checkpoint.get("mode", "max"),
@@ -104,6 +106,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         if not trainer.is_global_zero:  # every rank holds the same metrics; rank 0 reports
             return results
         write_json(out_dir / "results.json", results)
+        save_popularity_plots(module, "test", out_dir, loggers)
         for logger in loggers:
             if hasattr(logger, "experiment") and hasattr(logger.experiment, "summary"):
                 logger.experiment.summary.update({**val, **test})
@@ -118,6 +121,20 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     except BaseException:
         finish_wandb(1)
         raise
+
+
+def _configured_callbacks(callbacks_cfg: dict) -> list:
+    """Every ``callbacks.<name>`` with a ``_target_`` but the checkpoint, built in order."""
+    out = []
+    for name, spec in callbacks_cfg.items():
+        if name == "model_checkpoint" or not isinstance(spec, dict) or "_target_" not in spec:
+            continue
+        try:
+            out.append(hydra.utils.instantiate(spec))
+        except Exception as e:  # a class that is not there, or bad arguments
+            cause = e.__cause__ or e
+            raise ConfigError(f"callbacks.{name}: {first_line(cause)}") from None
+    return out
 
 
 def _build_trainer(cfg_trainer, loggers: list, callbacks: list):

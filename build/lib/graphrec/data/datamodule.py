@@ -10,8 +10,10 @@ from torch.utils.data import DataLoader
 from torch_geometric.data import HeteroData
 
 from graphrec.checks import check_data_args
+from graphrec.data.inductive import InductiveLinkSplit, without_nodes
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.negatives import extra_eval_negatives
 from graphrec.data.schema import validate
 from graphrec.data.splits import TRAIN, VAL
 from graphrec.tasks.base import task_class, task_options
@@ -20,6 +22,7 @@ from graphrec.utils.errors import ConfigError
 from graphrec.utils.provenance import fingerprint
 
 SPLITS = ("train", "val", "test")
+EVAL_NEGATIVES = ("uniform", "heart")
 
 
 def _identity(batch):
@@ -43,6 +46,13 @@ class GraphDataModule(L.LightningDataModule):
         loader: ``full`` (one full-graph step per epoch) or ``neighbor`` (mini-batches of
             sampled subgraphs, layer-wise evaluation; see :mod:`graphrec.data.minibatch`).
         neighbor: options of :class:`~graphrec.data.minibatch.NeighborBatches`.
+        eval_negatives: ``uniform`` corrupted targets per val/test positive, or ``heart``:
+            each source's top non-edges by resource allocation on the split's
+            message-passing graph (HeaRT-style hard negatives; tasks across two node types
+            keep uniform ones).
+        shared_negatives: if > 0, also this many uniform random non-edge pairs per held-out
+            pair, shared by all positives of the split (the Planetoid/OGB protocol of
+            ``shared_hits@K``); 0: none.
     """
 
     def __init__(
@@ -57,6 +67,8 @@ class GraphDataModule(L.LightningDataModule):
         text: Mapping[str, Mapping] | None = None,
         loader: str = "full",
         neighbor: Mapping | None = None,
+        eval_negatives: str = "uniform",
+        shared_negatives: int = 0,
     ):
         super().__init__()
         check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_seed, loader,
@@ -69,6 +81,12 @@ class GraphDataModule(L.LightningDataModule):
         self.num_eval_negatives = num_eval_negatives
         self.split_seed = split_seed
         self.text = text
+        if eval_negatives not in EVAL_NEGATIVES:
+            raise ConfigError(f"data.eval_negatives={eval_negatives!r}; choose one of "
+                              f"{EVAL_NEGATIVES}")
+        self.eval_negatives, self.shared_negatives = eval_negatives, shared_negatives
+        # Evaluation negatives beyond the splits' own (HeaRT, shared): in the fingerprint.
+        self.extras: dict = {}
         self.graph: HeteroData | None = None
         self.splits: dict[str, object] = {}  # task name -> its task class's split
         self.batches: dict[str, dict] = {}
@@ -109,6 +127,16 @@ class GraphDataModule(L.LightningDataModule):
                 raise ConfigError(f"tasks '{seen[target]}' and '{name}' both target {target}")
             seen[target] = name
 
+    def _check_symmetry(self, name: str, et, symmetric: bool) -> None:
+        """A task must split a relation the way the source stores it: a symmetric relation
+        split as directed would leave each held-out pair's twin in the training graph."""
+        declared = getattr(self.source, "edge_symmetry", {}).get(tuple(et))
+        if declared is not None and declared != symmetric:
+            raise ConfigError(
+                f"task '{name}' treats {tuple(et)} as {'un' if symmetric else ''}directed, but "
+                f"data '{self.source_name}' declares it symmetric: {str(declared).lower()}; set "
+                f"symmetric: {str(declared).lower()} in the task")
+
     def setup(self, stage: str | None = None) -> None:
         if self.graph is not None:
             return
@@ -117,7 +145,10 @@ class GraphDataModule(L.LightningDataModule):
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
         for name, spec in self.tasks.items():
-            self.splits[name] = self.task_classes[name].make_split(
+            cls = self.task_classes[name]
+            if hasattr(cls, "is_symmetric"):
+                self._check_symmetry(name, cls.target_of(spec), cls.is_symmetric(spec))
+            self.splits[name] = cls.make_split(
                 graph, spec, source=self.source, val_ratio=self.val_ratio,
                 test_ratio=self.test_ratio, temporal=self.temporal,
                 num_negatives=self.num_eval_negatives, generator=g)
@@ -126,12 +157,22 @@ class GraphDataModule(L.LightningDataModule):
         held_out = [ls for name, s in self.splits.items()
                     for ls in self.task_classes[name].held_out(s)]
         train_graph = message_passing_graph(graph, held_out, TRAIN)
+        for s in self.splits.values():
+            if isinstance(s, InductiveLinkSplit):  # new users have no edge while training
+                train_graph = without_nodes(train_graph, s.edge_type[0], s.new_nodes)
         graphs = {"train": train_graph, "val": train_graph,
                   "test": message_passing_graph(graph, held_out, VAL)}
+        self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
+                                           self.shared_negatives, g)
         for split in SPLITS:
-            targets = {name: self.task_classes[name].split_targets(s, split)
+            targets = {name: {**self.task_classes[name].split_targets(s, split),
+                              **self.extras.get((name, split), {})}
                        for name, s in self.splits.items()}
             self.batches[split] = {"graph": graphs[split], "targets": targets}
+            new_nodes = {s.edge_type[0]: s.new_nodes for s in self.splits.values()
+                         if isinstance(s, InductiveLinkSplit)}
+            if new_nodes and split != "train":
+                self.batches[split]["new_nodes"] = new_nodes
             if self.minibatch is not None and split != "train":
                 self.batches[split]["neighborhoods"] = self.minibatch.neighborhoods(graphs[split])
         self.graph = graph
@@ -156,12 +197,20 @@ class GraphDataModule(L.LightningDataModule):
         return specs
 
     @property
+    def raw_ids(self) -> dict[str, list]:
+        """Node type -> raw ids (item ``i`` names node ``i``), for the node types whose source
+        keeps them; absent types use the node index as their id."""
+        return {nt: list(self.graph[nt].raw_id) for nt in self.graph.node_types
+                if "raw_id" in self.graph[nt]}
+
+    @property
     def data_fingerprint(self) -> str:
         return fingerprint(self.graph)
 
     @property
     def split_fingerprint(self) -> str:
-        return fingerprint(self.splits)
+        # Unchanged for runs without extra negatives, so earlier fingerprints still match.
+        return fingerprint(self.splits, self.extras) if self.extras else fingerprint(self.splits)
 
     def _by_task(self) -> dict:
         return {name: (self.task_classes[name], s) for name, s in self.splits.items()}

@@ -56,6 +56,16 @@ class HideSupervision:
         return hide_pairs(batch, self.edge_type, batch[self.edge_type].input_id)
 
 
+def _tensors_only(graph: HeteroData) -> HeteroData:
+    """A shallow copy without list-valued node attributes (``raw_id``): PyG's loaders slice
+    every node attribute as a tensor and stop at a list, and a sampled batch needs no ids."""
+    out = copy.copy(graph)
+    for store in out.node_stores:
+        for key in [k for k, v in store.items() if isinstance(v, (list, tuple))]:
+            del store[key]
+    return out
+
+
 class NeighborBatches:
     """Builds the mini-batch training loaders and the layer-wise inference inputs of one
     datamodule.
@@ -111,6 +121,10 @@ class NeighborBatches:
             graph: the train message-passing graph.
             tasks: task name -> ``(task class, its split)``; each class builds its loader.
         """
+        sampler = self._sampler(graph)
+        graph = _tensors_only(graph)
+        # The copy shares the edges: its loaders use the original's sampler (one CSC).
+        self._samplers[id(graph)] = (graph, sampler)
         loaders = {}
         for name, (cls, split) in tasks.items():
             n = split.train.size(-1)

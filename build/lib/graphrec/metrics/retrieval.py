@@ -106,7 +106,8 @@ def topk_retrieval(
         exclude = _GroupedPairs.build(exclude_index[0], exclude_index[1], num_queries, num_cands)
 
     # Filled in place: concatenating per-chunk results would briefly hold them twice.
-    top_scores = query_emb.new_empty(num_queries, k)
+    # The score dtype is the decoder's, known at the first block: queries may be plain ids.
+    top_scores = None
     top_index = torch.empty(num_queries, k, dtype=torch.long, device=query_emb.device)
     for start in range(0, num_queries, chunk_size):
         end = min(start + chunk_size, num_queries)
@@ -114,8 +115,12 @@ def topk_retrieval(
         values, index = _masked_scores(
             query_emb[start:end], cand_emb, score_fn, exclude, start
         ).topk(k, dim=1)
+        if top_scores is None:
+            top_scores = values.new_empty(num_queries, k)
         top_scores[start:end] = values
         top_index[start:end] = index.masked_fill_(values == float("-inf"), -1)
+    if top_scores is None:  # no queries
+        top_scores = torch.empty(0, k, device=query_emb.device)
     return top_scores, top_index
 
 
@@ -127,7 +132,8 @@ def full_ranking_metrics(
     ks: Sequence[int] = (10, 20, 50),
     chunk_size: int = 256,
     score_fn: ScoreFn = dot_score,
-) -> dict[str, float]:
+    return_top: bool = False,
+):
     """Recall@K, NDCG@K and MRR from a full ranking of all candidates.
 
     Every query that has at least one held-out positive is evaluated; its candidates are
@@ -157,15 +163,24 @@ def full_ranking_metrics(
         chunk_size: Queries scored per block; peak memory is about
             ``2.25 * chunk_size * N`` float32 scores (the block and the rank counts).
         score_fn: Decoder mapping ``([C, D], [N, D])`` to scores ``[C, N]``.
+        return_top: also return the ranked lists, for beyond-accuracy metrics at no second
+            scoring pass.
 
     Returns:
         ``{"recall@K": ..., "ndcg@K": ..., "mrr": ...}`` as Python floats (NaN when
-        ``positives`` is empty).
+        ``positives`` is empty). With ``return_top``, ``(metrics, queries [Q'],
+        top [Q', max K])``: the evaluated query ids and their top candidates (``-1`` where
+        fewer are admissible); held-out positives are ranked, known ones are not.
     """
     ks = sorted(set(ks))
     names = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg")] + ["mrr"]
     if positives.size(1) == 0:
-        return dict.fromkeys(names, float("nan"))
+        empty = dict.fromkeys(names, float("nan"))
+        if return_top:
+            k_top = min(ks[-1], cand_emb.size(0))
+            none = positives.new_empty(0)
+            return empty, none, none.new_empty(0, k_top)
+        return empty
     device, num_cands = query_emb.device, cand_emb.size(0)
     positives = positives.to(device)
     # Evaluated queries get compact ids 0..Q'-1 so chunks are contiguous id ranges.
@@ -186,6 +201,7 @@ def full_ranking_metrics(
     discount = 1.0 / torch.log2(torch.arange(2, k_max + 2, device=device, dtype=torch.float64))
     ideal_dcg = torch.cumsum(discount, 0)  # ideal_dcg[n - 1]: DCG of n hits at the top
     totals = dict.fromkeys(names, 0.0)
+    tops = []
 
     for start in range(0, len(queries), chunk_size):
         scores = _masked_scores(
@@ -197,7 +213,9 @@ def full_ranking_metrics(
         num_rel = torch.bincount(rel_row, minlength=rows).double()
 
         # Recall / NDCG: look the top-k (row, item) keys up among the relevant keys.
-        top = scores.topk(k_max, dim=1).indices
+        top_values, top = scores.topk(k_max, dim=1)
+        if return_top:
+            tops.append(top.masked_fill(top_values == float("-inf"), -1))
         row_ids = torch.arange(start, start + rows, device=device).unsqueeze(1)
         hits = torch.isin(row_ids * num_cands + top, rel_keys).double()
         for k in ks:
@@ -218,4 +236,7 @@ def full_ranking_metrics(
         totals["mrr"] += (1.0 / (1.0 + higher + 0.5 * tied.double())).sum().item()
         del scores  # otherwise it stays alive while the next chunk's block is computed
 
-    return {name: total / len(queries) for name, total in totals.items()}
+    metrics = {name: total / len(queries) for name, total in totals.items()}
+    if return_top:
+        return metrics, queries, torch.cat(tops)
+    return metrics

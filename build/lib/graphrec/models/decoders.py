@@ -2,10 +2,18 @@
 
 All decoders broadcast over leading dimensions, so ``[P, 1, D]`` sources against ``[P, K, D]``
 negatives score ``[P, K]`` without copying the sources.
+
+Decoders that read the graph (``reads_graph = True``, e.g. :mod:`graphrec.models.ncn`) are
+called as ``decoder(z_dict, src_ids, dst_ids, graph)`` with the split's message-passing graph
+instead, under the same broadcasting contract on the ids.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
+
+import hydra
 import torch
 from torch import nn
 
@@ -55,7 +63,27 @@ def pairwise_scores(decoder: nn.Module, src: torch.Tensor, dst: torch.Tensor) ->
     return decoder(src[:, None, :], dst[None, :, :])
 
 
-def build_decoder(name: str, dim: int, hidden: int = 64, dropout: float = 0.0) -> nn.Module:
+def reads_graph(decoder: nn.Module) -> bool:
+    """Whether ``decoder`` scores ids on a graph rather than a pair of embeddings."""
+    return getattr(decoder, "reads_graph", False)
+
+
+def build_decoder(name: str | Mapping, dim: int, hidden: int = 64, dropout: float = 0.0,
+                  edge_type=None) -> nn.Module:
+    """A decoder by name (``dot``, ``hadamard_mlp``, ``distmult``) or by ``{_target_: ...}``.
+
+    A ``_target_`` spec is built with its own keys plus ``dim`` and ``edge_type`` where the
+    class takes them, so a new decoder is one file and one YAML.
+    """
+    if isinstance(name, Mapping):
+        spec = dict(name)
+        cls = hydra.utils.get_class(spec.pop("_target_"))
+        spec.pop("_partial_", None)
+        params = inspect.signature(cls).parameters
+        for key, value in (("dim", dim), ("edge_type", edge_type)):
+            if key in params:
+                spec.setdefault(key, value)
+        return cls(**spec)
     if name == "dot":
         return DotProduct()
     if name == "hadamard_mlp":

@@ -106,14 +106,18 @@ def _as_adjacency(graph: Graph, num_nodes: int | None, undirected: bool) -> Adja
     return Adjacency.from_edge_index(graph, num_nodes, undirected)
 
 
-def _shared_neighbor_sum(
-    adj: Adjacency, pairs: Tensor, weight: Tensor | None, budget: int = 1 << 22
-) -> Tensor:
-    """``sum_{w in Γ(u) ∩ Γ(v)} weight[w]`` per pair (the count when ``weight`` is None)."""
+def shared_neighbor_entries(
+    adj: Adjacency, pairs: Tensor, budget: int = 1 << 22
+) -> Iterator[tuple[slice, Tensor, Tensor]]:
+    """Every common neighbour of every pair, in groups of about ``budget`` candidates.
+
+    Yields ``(part, pair_id, w)``: for the pairs ``pairs[:, part]``, ``w [M]`` lists their
+    shared neighbours and ``pair_id [M]`` which pair (relative to ``part.start``) each belongs
+    to. Learned common-neighbour models sum embeddings over the same entries.
+    """
     u, v = pairs.long()
-    out = torch.zeros(len(u), device=u.device)
     if len(adj.keys) == 0 or len(u) == 0:
-        return out
+        return
     swap = adj.out_deg[u] > adj.out_deg[v]
     small, large = torch.where(swap, v, u), torch.where(swap, u, v)
     sizes = adj.out_deg[small]
@@ -131,9 +135,18 @@ def _shared_neighbor_sum(
         w = adj.col[adj.rowptr[small[part]][pair_id] + offset]
         key = large[part][pair_id] * adj.num_nodes + w
         hit = torch.searchsorted(adj.keys, key).clamp_(max=len(adj.keys) - 1)
-        found = (adj.keys[hit] == key).float()
-        vals = found if weight is None else found * weight[w]
-        out[part] = out.new_zeros(count).index_add_(0, pair_id, vals)
+        found = adj.keys[hit] == key
+        yield part, pair_id[found], w[found]
+
+
+def _shared_neighbor_sum(
+    adj: Adjacency, pairs: Tensor, weight: Tensor | None, budget: int = 1 << 22
+) -> Tensor:
+    """``sum_{w in Γ(u) ∩ Γ(v)} weight[w]`` per pair (the count when ``weight`` is None)."""
+    out = torch.zeros(pairs.size(1), device=pairs.device)
+    for part, pair_id, w in shared_neighbor_entries(adj, pairs, budget):
+        vals = torch.ones(len(w), device=w.device) if weight is None else weight[w].float()
+        out[part] = out.new_zeros(part.stop - part.start).index_add_(0, pair_id, vals)
     return out
 
 

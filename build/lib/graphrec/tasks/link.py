@@ -1,4 +1,4 @@
-"""Link prediction tasks: a decoder over two node types' embeddings, BCE with fresh negatives."""
+"""Link prediction tasks: a decoder over two node types' embeddings, a loss over fresh negatives."""
 
 from __future__ import annotations
 
@@ -9,22 +9,31 @@ import torch.nn.functional as F
 from torch_geometric.loader import LinkNeighborLoader
 from torch_geometric.sampler import NegativeSampling
 
+from graphrec.data.inductive import SPLIT_OPTIONS, InductiveLinkSplit, hold_out_users
+from graphrec.data.inductive import SPLITS as INDUCTIVE_SPLITS
 from graphrec.data.leakage import hide_pairs, target_edge_types
-from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type
+from graphrec.data.negatives import two_hop_negatives
+from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.data.splits import split_links
-from graphrec.models.decoders import build_decoder, pairwise_scores
+from graphrec.models.decoders import build_decoder, pairwise_scores, reads_graph
+from graphrec.models.heuristics import Adjacency
 from graphrec.tasks.base import Task
 from graphrec.tasks.link_eval import DEFAULT_DEGREE_BUCKETS, check_buckets, evaluate_link
+from graphrec.tasks.losses import check_loss, link_loss
+from graphrec.utils.errors import ConfigError
+
+NEGATIVES = ("uniform", "two_hop")
 
 
 class LinkTask(Task):
-    """Scores ``edge_type`` pairs; trains on uniform corrupted targets drawn fresh each step.
+    """Scores ``edge_type`` pairs; trains on corrupted targets drawn fresh each step.
 
     Args:
         name: the task's name in metric keys (``val/<name>/mrr``).
         edge_type: ``(source type, relation, target type)``.
         dim: embedding width from the encoder.
-        decoder: ``dot``, ``hadamard_mlp`` or ``distmult``.
+        decoder: ``dot``, ``hadamard_mlp`` or ``distmult``, or a ``{_target_: ...}`` spec
+            (e.g. the NCN decoder, which reads the graph).
         decoder_hidden: hidden width of the MLP decoder.
         neg_ratio: training negatives per positive.
         loss_weight: weight of this task in the summed loss.
@@ -39,6 +48,12 @@ class LinkTask(Task):
         full_ranking: also rank every candidate of the target type per evaluated source,
             known positives excluded (Recall@K, NDCG@K, ``full_mrr``; see ``link_eval``).
         ks: cut-offs of the full ranking; ranking_chunk: sources scored per block.
+        loss: ``bce``, ``bpr``, ``infonce`` or ``margin`` (:mod:`graphrec.tasks.losses`).
+        temperature: of ``infonce``; margin: of ``margin``.
+        negatives: training negatives: ``uniform`` corrupted targets, or ``two_hop``
+            non-neighbours (drawn in proportion to resource allocation, true edges excluded;
+            :func:`graphrec.data.negatives.two_hop_negatives`) mixed with uniform ones.
+        hard_ratio: fraction of ``two_hop`` negatives that are hard (the rest uniform).
     """
 
     kind = "link"
@@ -48,7 +63,9 @@ class LinkTask(Task):
                  decoder_hidden: int = 64, neg_ratio: int = 1, loss_weight: float = 1.0,
                  symmetric: bool = False, eval_chunk: int = 4096, self_loops: bool = False,
                  degree_buckets=DEFAULT_DEGREE_BUCKETS, full_ranking: bool = False,
-                 ks=(10, 20, 50), ranking_chunk: int = 256):
+                 ks=(10, 20, 50), ranking_chunk: int = 256, loss: str = "bce",
+                 temperature: float = 0.1, margin: float = 1.0, negatives: str = "uniform",
+                 hard_ratio: float = 0.5):
         super().__init__()
         self.name = name
         self.edge_type = as_edge_type(edge_type)
@@ -56,13 +73,23 @@ class LinkTask(Task):
             raise ValueError(f"self_loops needs a relation within one node type, got "
                              f"{self.edge_type}; set it only for such tasks")
         self.self_loops = self_loops
-        self.decoder = build_decoder(decoder, dim, decoder_hidden)
+        self.decoder = build_decoder(decoder, dim, decoder_hidden, edge_type=self.edge_type)
+        self.loss_name = check_loss(loss)
+        self.temperature, self.margin = temperature, margin
+        if negatives not in NEGATIVES:
+            raise ConfigError(f"negatives={negatives!r}; choose one of {NEGATIVES}")
+        if negatives == "two_hop" and self.edge_type[0] != self.edge_type[2]:
+            raise ConfigError(f"negatives=two_hop walks one node type; {self.edge_type} "
+                              "joins two, so use negatives=uniform for this task")
+        self.negatives, self.hard_ratio = negatives, hard_ratio
         self.neg_ratio, self.loss_weight = neg_ratio, loss_weight
         self.symmetric, self.eval_chunk = symmetric, eval_chunk
         self.full_ranking = full_ranking
         self.eval_options = {"symmetric": symmetric, "chunk": eval_chunk,
                              "degree_buckets": check_buckets(degree_buckets), "ks": list(ks),
                              "ranking_chunk": ranking_chunk}
+        # The last full ranking's item popularity (recommended vs held-out), for the plot.
+        self.popularity_samples: dict = {}
 
     # -- data side -------------------------------------------------------------------------
     @classmethod
@@ -89,8 +116,17 @@ class LinkTask(Task):
         if official is not None:  # the data comes with its own split (OGB)
             return official(graph, et, symmetric=symmetric, num_negatives=num_negatives,
                             generator=generator)
-        return split_links(graph, et, val_ratio, test_ratio, temporal, symmetric=symmetric,
-                           num_negatives=num_negatives, generator=generator)
+        split = split_links(graph, et, val_ratio, test_ratio, temporal, symmetric=symmetric,
+                            num_negatives=num_negatives, generator=generator)
+        how = spec.get("split") or "transductive"
+        if how not in INDUCTIVE_SPLITS:
+            raise ConfigError(f"task split={how} (task.<name>.split) is not a split; choose one "
+                              f"of {', '.join(INDUCTIVE_SPLITS)}")
+        if how == "inductive":  # new users: held out with all their edges (data/inductive.py)
+            split = hold_out_users(graph, split, spec.get("new_user_ratio", 0.1),
+                                   spec.get("observed_ratio", 0.5), symmetric, num_negatives,
+                                   generator)
+        return split
 
     @classmethod
     def split_targets(cls, split, which: str) -> dict:
@@ -99,6 +135,8 @@ class LinkTask(Task):
             targets["neg"] = split.negatives(which)
             if hasattr(split, "official_targets"):  # e.g. OGB's shared negatives
                 targets.update(split.official_targets(which))
+            if which == "test" and isinstance(split, InductiveLinkSplit):
+                targets["new_users"] = {"pos": split.new_test, "neg": split.new_test_neg}
         return targets
 
     @classmethod
@@ -136,10 +174,13 @@ class LinkTask(Task):
     @classmethod
     def from_config(cls, name: str, spec: Mapping, dim: int, decoder: Mapping, head: Mapping,
                     node_specs: Mapping) -> LinkTask:
-        spec = dict(spec)
+        # How the data is split is the datamodule's business, not the task module's.
+        spec = {k: v for k, v in spec.items() if k not in SPLIT_OPTIONS}
         symmetric = cls.is_symmetric(spec)
         spec.pop("symmetric", None)
-        return cls(name, spec.pop("edge_type"), dim, decoder=decoder.get("name", "dot"),
+        # A `_target_` decoder spec is built by the task; `name:` specs pick a built-in one.
+        dec = dict(decoder) if "_target_" in decoder else decoder.get("name", "dot")
+        return cls(name, spec.pop("edge_type"), dim, decoder=dec,
                    decoder_hidden=decoder.get("hidden", 64), symmetric=symmetric, **spec)
 
     def hide_supervision(self, graph, target: dict, ratio: float):
@@ -159,13 +200,39 @@ class LinkTask(Task):
         subgraph's nodes, which would be neighbours of the seeds rather than uniform targets."""
         store = batch[self.edge_type]
         index = store.edge_label_index
-        out = self.score(z, index[0], index[1])
+        out = self.score(z, index[0], index[1], batch)
         return F.binary_cross_entropy_with_logits(out, store.edge_label.to(out.dtype))
 
-    def score(self, z: dict, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Scores of pairs: ``src [...]`` source ids, ``dst [...]`` target ids (broadcast)."""
+    def score(self, z: dict, src: torch.Tensor, dst: torch.Tensor, graph=None) -> torch.Tensor:
+        """Scores of pairs: ``src [...]`` source ids, ``dst [...]`` target ids (broadcast).
+
+        ``graph`` is the split's message-passing graph; decoders that read it (NCN) need it,
+        the others ignore it.
+        """
+        if reads_graph(self.decoder):
+            return self.decoder(z, src, dst, graph)
         s, _, d = self.edge_type
         return self.decoder(z[s][src], z[d][dst])
+
+    def _known_edges(self, graph, pos: torch.Tensor, num_nodes: int) -> Adjacency:
+        """Every train edge: the step graph's plus the supervision pairs hidden from it."""
+        parts = [pos]
+        for et in {self.edge_type, reverse_edge_type(self.edge_type)}:
+            if et in graph.edge_types:
+                parts.append(graph[et].edge_index)
+        return Adjacency.from_edge_index(torch.cat(parts, 1), num_nodes, undirected=True)
+
+    def sample_negatives(self, src: torch.Tensor, pos: torch.Tensor, num_dst: int,
+                         graph=None) -> torch.Tensor:
+        """``[P, neg_ratio]`` training targets for sources ``src [P]`` (fresh each call)."""
+        shape = (src.numel(), self.neg_ratio)
+        if self.negatives == "uniform" or graph is None:
+            return torch.randint(0, num_dst, shape, device=src.device)
+        walk = Adjacency.from_edge_index(graph[self.edge_type].edge_index, num_dst,
+                                         undirected=self.symmetric)
+        return two_hop_negatives(src, self.neg_ratio, walk, self._known_edges(graph, pos,
+                                                                              num_dst),
+                                 num_dst, self.hard_ratio)
 
     def loss(self, z: dict, target: dict, graph=None) -> torch.Tensor:
         pos = target["pos"]
@@ -174,20 +241,22 @@ class LinkTask(Task):
         num_dst = z[self.edge_type[2]].size(0)
         if self.self_loops:
             pos = torch.cat([pos, torch.arange(num_dst, device=pos.device).expand(2, -1)], 1)
-        neg_src = pos[0].repeat(self.neg_ratio)
-        neg_dst = torch.randint(0, num_dst, neg_src.shape, device=pos.device)
-        pos_out = self.score(z, pos[0], pos[1])
-        neg_out = self.score(z, neg_src, neg_dst)
-        return F.binary_cross_entropy_with_logits(
-            torch.cat([pos_out, neg_out]),
-            torch.cat([torch.ones_like(pos_out), torch.zeros_like(neg_out)]))
+        neg_dst = self.sample_negatives(pos[0], pos, num_dst, graph)
+        pos_out = self.score(z, pos[0], pos[1], graph)
+        neg_out = self.score(z, pos[0][:, None], neg_dst, graph)
+        return link_loss(self.loss_name, pos_out, neg_out, self.temperature, self.margin)
 
     @torch.no_grad()
     def evaluate(self, z: dict, target: dict, graph=None) -> dict[str, float]:
         """Sampled ranking, AUC/AP, per-degree segments and optional full ranking."""
         s, _, d = self.edge_type
         full = None
-        if self.full_ranking:
+        if self.full_ranking and reads_graph(self.decoder):
+            ids = torch.arange(z[d].size(0), device=z[d].device)
+            full = (torch.arange(z[s].size(0), device=z[s].device), ids,
+                    lambda q, c: self.score(z, q[:, None], c[None, :], graph))
+        elif self.full_ranking:
             full = (z[s], z[d], lambda q, c: pairwise_scores(self.decoder, q, c))
-        return evaluate_link(lambda a, b: self.score(z, a, b), target, graph, self.edge_type,
-                             full=full, **self.eval_options)
+        return evaluate_link(lambda a, b: self.score(z, a, b, graph), target, graph,
+                             self.edge_type, full=full, sink=self.popularity_samples,
+                             **self.eval_options)

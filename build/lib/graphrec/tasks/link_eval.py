@@ -5,9 +5,14 @@
   apart: ``split/task/metric/deg_0-2``. Degree is counted in the split's message-passing
   graph (train edges for val, train + val for test), never in the full graph, which would
   leak the held-out edges into the segment a pair falls in.
+* With shared negatives (``target["shared_neg"]``, the Planetoid protocol of NCN and OGB's
+  collab/ppa): Hits@K of every positive against all of them, ``shared_hits@K``, computed by
+  OGB's own evaluator.
 * Optionally, full filtered ranking (Recall@K, NDCG@K, MRR over every candidate of the target
   type, known positives of the message-passing graph excluded): ``recall@K``, ``ndcg@K``,
-  ``full_mrr``.
+  ``full_mrr``; and beyond-accuracy metrics of those top-K lists (:mod:`graphrec.metrics.beyond`):
+  ``coverage@K``, ``gini@K``, ``popularity@K`` against ``heldout_popularity``,
+  ``novelty@K`` and ``diversity@K``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from graphrec.metrics.beyond import beyond_accuracy
 from graphrec.metrics.classification import binary_metrics
 from graphrec.metrics.finite import check_finite
 from graphrec.metrics.official import official_metrics
@@ -28,6 +34,20 @@ PairScore = Callable[[Tensor, Tensor], Tensor]  # (src [...], dst [...]) broadca
 FullScorer = tuple[Tensor, Tensor, Callable[[Tensor, Tensor], Tensor]]
 
 DEFAULT_DEGREE_BUCKETS = (3, 11)
+SHARED_KS = (20, 50, 100)
+
+
+def shared_hits(pos: Tensor, neg: Tensor, ks: Sequence[int]) -> dict[str, float]:
+    """OGB's Hits@K: positives ``[P]`` scoring above the K-th best shared negative ``[N]``."""
+    from ogb.linkproppred import Evaluator
+
+    evaluator = Evaluator("ogbl-collab")  # any shared-negative dataset; K is set per call
+    out = {}
+    for k in ks:
+        evaluator.K = k
+        out[f"shared_hits@{k}"] = float(
+            evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})[f"hits@{k}"])
+    return out
 
 
 def segment_names(buckets: Sequence[int]) -> list[str]:
@@ -88,12 +108,14 @@ def evaluate_link(
     full: FullScorer | None = None,
     ks: Sequence[int] = (10, 20, 50),
     ranking_chunk: int = 256,
+    sink: dict | None = None,
 ) -> dict[str, float]:
     """All link metrics of one split (see the module docstring for the keys).
 
     Args:
         score: scores of (source, target) id pairs, broadcasting ``[P, 1]`` against ``[P, K]``.
-        target: ``{"pos": [2, P], "neg": [P, K]}``.
+        target: ``{"pos": [2, P], "neg": [P, K]}``, and, with an inductive split, the same
+            for the new users under ``"new_users"`` (metrics ``new_users/<metric>``).
         graph: the split's message-passing graph (degrees and exclusions come from it).
         edge_type: the task's relation.
         symmetric: unordered pairs; full ranking then ranks from both ends of each positive.
@@ -101,6 +123,8 @@ def evaluate_link(
         degree_buckets: lower degree bounds of the segments after the first; None: none.
         full: what full ranking scores, or None to skip it.
         ks, ranking_chunk: cut-offs and queries per block of the full ranking.
+        sink: a dict that receives the popularity of the recommended and of the held-out
+            items (``popularity_recommended``, ``popularity_heldout``), for the plot.
     """
     pos, neg = target["pos"], target["neg"]
     pos_scores, neg_scores = [], []
@@ -126,25 +150,41 @@ def evaluate_link(
             shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
                                   for i in range(0, shared.size(1), chunk)])
         out.update(official_metrics(target["ogb"], pos_s, neg_s, shared_s))
+    if "shared_neg" in target:
+        shared = target["shared_neg"]
+        shared_s = torch.cat([score(shared[0, i:i + chunk], shared[1, i:i + chunk])
+                              for i in range(0, shared.size(1), chunk)]).float()
+        out.update(shared_hits(pos_s, shared_s, SHARED_KS))
     if full is not None:
         out.update(_full_ranking(full, pos, graph, edge_type, symmetric, degree, buckets, ks,
-                                 ranking_chunk))
+                                 ranking_chunk, sink))
+    if "new_users" in target:  # inductive split: users unseen in training, ranked apart
+        new = evaluate_link(score, target["new_users"], graph, edge_type, symmetric=False,
+                            chunk=chunk, degree_buckets=degree_buckets, full=full, ks=ks,
+                            ranking_chunk=ranking_chunk)
+        out.update({f"new_users/{k}": v for k, v in new.items()})
     return out
 
 
 def _full_ranking(full: FullScorer, pos: Tensor, graph, edge_type, symmetric: bool,
-                  degree: Tensor, buckets: list[int], ks, ranking_chunk: int) -> dict:
+                  degree: Tensor, buckets: list[int], ks, ranking_chunk: int,
+                  sink: dict | None = None) -> dict:
     """Full filtered ranking, per degree segment and overall (query-weighted mean)."""
     query_rows, cand_rows, score_fn = full
     positives = torch.cat([pos, pos.flip(0)], 1) if symmetric else pos
     known = graph[edge_type].edge_index
+    num_items = graph[edge_type[2]].num_nodes
+    popularity = torch.bincount(known[1], minlength=num_items)  # before self-pairs join it
+    tops = []
     if edge_type[0] == edge_type[2]:  # a node is never its own candidate
         loops = torch.arange(graph[edge_type[0]].num_nodes, device=known.device)
         known = torch.cat([known, torch.stack([loops, loops])], 1)
 
     def ranked(mask: Tensor) -> dict:
-        m = full_ranking_metrics(query_rows, cand_rows, positives[:, mask], known, ks=ks,
-                                 chunk_size=ranking_chunk, score_fn=score_fn)
+        m, _, top = full_ranking_metrics(query_rows, cand_rows, positives[:, mask], known,
+                                         ks=ks, chunk_size=ranking_chunk, score_fn=score_fn,
+                                         return_top=True)
+        tops.append(top)
         m["full_mrr"] = m.pop("mrr")
         return m
 
@@ -166,4 +206,29 @@ def _full_ranking(full: FullScorer, pos: Tensor, graph, edge_type, symmetric: bo
     if buckets:
         out.update({k: v for k, v in seg.items() if not k.startswith("n_pos/")})
         out.update({f"n_queries/{n}": c for n, c in zip(names, counts, strict=False)})
+    if tops:
+        top = torch.cat(tops)
+        out.update(_beyond(top, graph, edge_type, popularity, positives[1], ks, cand_rows))
+        if sink is not None:
+            sink["popularity_recommended"] = popularity[top[top >= 0]].cpu()
+            sink["popularity_heldout"] = popularity[positives[1]].cpu()
+            sink["k"] = top.size(1)
     return out
+
+
+# Node attributes that name a category for intra-list diversity, first found wins.
+CATEGORY_KEYS = ("community", "topic", "category")
+
+
+def _beyond(top: Tensor, graph, edge_type, popularity: Tensor, heldout: Tensor, ks,
+            cand_rows: Tensor) -> dict:
+    """Beyond-accuracy metrics of the full ranking's lists (every evaluated query once)."""
+    store = graph[edge_type[2]]
+    categories = next((store[k] for k in CATEGORY_KEYS if k in store), None)
+    # Without categories, diversity is by the candidates' own embeddings, when they are any
+    # (a heuristic's candidate rows are plain ids).
+    emb = cand_rows if categories is None and cand_rows.is_floating_point() \
+        and cand_rows.dim() == 2 else None
+    ks = [k for k in sorted(set(ks)) if k <= top.size(1)]
+    return beyond_accuracy(top, store.num_nodes, popularity, graph[edge_type[0]].num_nodes,
+                           heldout, ks, categories, emb)

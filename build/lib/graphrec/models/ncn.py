@@ -1,0 +1,194 @@
+"""Neural Common Neighbour decoder (NCN; Wang, Yang & Zhang, ICLR 2024).
+
+A pair ``(u, v)`` is scored from the product of its two embeddings and the sum of the
+embeddings of its common neighbours in the split's message-passing graph, so the decoder sees
+the pair's shared neighbourhood, which node-embedding decoders (dot, Hadamard MLP) cannot
+represent and which is what neighbourhood heuristics win on.
+
+Written here rather than taken from the reference code (GraphPKU/NeuralCommonNeighbor)
+because that needs torch-sparse; the common neighbours come from the same sorted-CSR
+intersection as the heuristics (:func:`graphrec.models.heuristics.shared_neighbor_entries`),
+so memory is bounded per group of pairs and no ``N x N`` matrix is built.
+
+Leakage: the decoder only ever sees the graph it is given; the LightningModule gives it the
+step graph with that step's supervision pairs removed (training) or the split's
+message-passing graph (val/test), so the target edge is never among the edges whose common
+neighbours are counted (the paper's "target link removal").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from graphrec.data.schema import as_edge_type, reverse_edge_type
+from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
+from graphrec.utils.errors import ConfigError
+
+CN_WEIGHTS = ("none", "aa", "ra")
+NUM_HEURISTICS = 5  # log(1 + CN), AA, RA, log(1 + d_u), log(1 + d_v)
+
+
+def neighbour_weight(adj: Adjacency, kind: str) -> Tensor:
+    """Weight ``[N]`` of each node as a common neighbour: 1, ``1/log d`` (AA) or ``1/d`` (RA)."""
+    deg = adj.in_deg.float()
+    if kind == "none":
+        return torch.ones_like(deg)
+    if kind == "aa":
+        return torch.where(deg > 1, 1.0 / deg.clamp(min=2).log(), 0.0)
+    if kind == "ra":
+        return torch.where(deg > 0, 1.0 / deg.clamp(min=1), 0.0)
+    raise ConfigError(f"cn_weight={kind!r}; choose one of {CN_WEIGHTS}")
+
+
+def common_neighbour_sum(adj: Adjacency, x: Tensor, pairs: Tensor, weight: Tensor | None = None,
+                         budget: int = 1 << 22) -> tuple[Tensor, Tensor]:
+    """``sum_{w in Γ(u) ∩ Γ(v)} weight[w] * x[w]`` per pair, and the three heuristics.
+
+    Args:
+        adj: the graph the neighbourhoods are read from.
+        x: node embeddings ``[N_w, D]`` of the neighbour node type.
+        pairs: ``[2, P]`` (u, v) ids.
+        weight: ``[N_w]`` per-neighbour weight (None: 1).
+        budget: candidate neighbours expanded at once (bounds memory).
+
+    Returns:
+        ``([P, D] weighted embedding sums, [P, 3] (CN count, Adamic-Adar, resource allocation))``.
+    """
+    rows, cols = [], []
+    for part, pair_id, w in shared_neighbor_entries(adj, pairs, budget):
+        rows.append(pair_id + part.start)
+        cols.append(w)
+    p = pairs.size(1)
+    row = torch.cat(rows) if rows else pairs.new_zeros(0)
+    col = torch.cat(cols) if cols else pairs.new_zeros(0)
+    heur = torch.stack([neighbour_weight(adj, k) for k in CN_WEIGHTS], 1).to(x.dtype)
+    feats = x.new_zeros(p, 3).index_add_(0, row, heur[col])
+    values = x.new_ones(len(col)) if weight is None else weight[col].to(x.dtype)
+    # One sparse [P, N_w] product: about 5x faster forward + backward on CPU than gathering
+    # x[w] per entry and index-adding it (measured at 1.5M entries, 64 channels).
+    op = torch.sparse_coo_tensor(torch.stack([row, col]), values, (p, x.size(0)),
+                                 check_invariants=False)
+    return torch.sparse.mm(op, x), feats
+
+
+def default_path(edge_type: tuple, edge_types) -> list[tuple]:
+    """Where the common neighbours of a task's pairs are found when no ``cn_path`` is given.
+
+    Within one node type (``friend``): the task's own relation, on both sides. Across types
+    (``(user, applied, job)``): ``w`` is a source-type node linked to the source by the first
+    relation within that type (friends) and to the target by the task's reverse relation
+    (applied to the job): "friends of u who applied to j".
+    """
+    s, _, t = edge_type
+    if s == t:
+        return [edge_type, edge_type]
+    same = [et for et in edge_types if et[0] == s and et[2] == s]
+    rev = reverse_edge_type(edge_type)
+    if not same or rev not in edge_types:
+        raise ConfigError(
+            f"the ncn decoder finds no default common-neighbour path for {edge_type}: it needs "
+            f"a ({s}, *, {s}) relation and {rev} in the graph; set model.decoder.cn_path, e.g. "
+            f"[[{s}, <relation>, <type>], [{t}, <relation>, <type>]]")
+    return [sorted(same)[0], rev]
+
+
+class NeuralCommonNeighbors(nn.Module):
+    """``MLP([z_u * z_v, W (sum_w a_w z_w), h(u, v)])`` over common neighbours ``w``.
+
+    Args:
+        dim: embedding width of the encoder.
+        edge_type: the task's relation ``(s, r, t)``.
+        hidden: width of the pair MLP.
+        num_layers: layers of the pair MLP (>= 1).
+        dropout: dropout inside the MLP.
+        cn_weight: ``a_w``: ``none`` (the paper's plain sum), ``aa`` (``1/log d_w``) or
+            ``ra`` (``1/d_w``): on ego-Facebook degree-aware weights mattered most.
+        heuristics: also feed ``log(1 + CN)``, Adamic-Adar and resource allocation of the pair
+            (computed on the same entries, so nearly free) and both ends' ``log(1 + degree)``
+            into the MLP. The degrees matter for ranking: on ego-Facebook's validation split
+            ``RA / d_v^0.2`` alone ranks better than RA (MRR 0.850 against 0.845).
+        cn_path: the two relations whose neighbourhoods are intersected,
+            ``[[s, r1, w], [t, r2, w]]``: ``w`` nodes linked to the source by ``r1`` and to the
+            target by ``r2`` (one relation ``[[s, r, w]]`` serves both sides when ``s == t``,
+            e.g. ``[[user, likes, post]]``: posts both users like). Null: :func:`default_path`
+            (common friends for ``friend``).
+    """
+
+    reads_graph = True
+
+    def __init__(self, dim: int, edge_type, hidden: int = 64, num_layers: int = 2,
+                 dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool = True,
+                 cn_path=None):
+        super().__init__()
+        self.edge_type = as_edge_type(edge_type)
+        s, _, t = self.edge_type
+        self.path = None
+        if cn_path:
+            path = [as_edge_type(et) for et in cn_path]
+            path = path * 2 if len(path) == 1 else path
+            if len(path) != 2 or path[0][0] != s or path[1][0] != t or path[0][2] != path[1][2]:
+                raise ConfigError(
+                    f"cn_path={cn_path} for task {self.edge_type}: give [[{s}, r1, w], "
+                    f"[{t}, r2, w]] (both relations ending at one node type w)")
+            self.path = path
+        if cn_weight not in CN_WEIGHTS:
+            raise ConfigError(f"cn_weight={cn_weight!r}; choose one of {CN_WEIGHTS}")
+        self.cn_weight, self.heuristics = cn_weight, heuristics
+        self.cn_lin = nn.Linear(dim, dim)
+        width = 2 * dim + (NUM_HEURISTICS if heuristics else 0)
+        layers: list[nn.Module] = []
+        for _ in range(num_layers - 1):
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        self._cache: tuple | None = None
+
+    def adjacency(self, graph) -> tuple[Adjacency, int]:
+        """Both sides' neighbourhoods as one adjacency, and the row offset of target nodes.
+
+        Rows ``0..n_s-1`` are source nodes; target nodes sit at ``offset + v`` (offset 0 when
+        both sides read one relation of one node type, which is then taken undirected).
+        Cached while ``graph``'s edge tensors are the same objects.
+        """
+        if self.path is None:
+            self.path = default_path(self.edge_type, graph.edge_types)
+        first, second = self.path
+        ei1, ei2 = graph[first].edge_index, graph[second].edge_index
+        # Identity, not data_ptr: the cache holds the tensors, so their memory cannot be
+        # reused by a later step's graph and mistaken for them.
+        if self._cache is not None and self._cache[0] is ei1 and self._cache[1] is ei2:
+            return self._cache[2], self._cache[3]
+        n_s, n_w = graph[first[0]].num_nodes, graph[first[2]].num_nodes
+        if first == second:
+            undirected = first[0] == first[2]  # within one type: both directions count
+            adj = Adjacency.from_edge_index(ei1, max(n_s, n_w), undirected=undirected)
+            offset = 0
+        else:
+            offset = n_s
+            n = max(n_s + graph[second[0]].num_nodes, n_w)
+            both = torch.cat([ei1, torch.stack([ei2[0] + offset, ei2[1]])], 1)
+            adj = Adjacency.from_edge_index(both, n, undirected=False)
+        self._cache = (ei1, ei2, adj, offset)
+        return adj, offset
+
+    def forward(self, z: dict, src: Tensor, dst: Tensor, graph) -> Tensor:
+        """Scores ``[...]`` of ``src [...]`` against ``dst [...]`` (broadcast) ids in ``graph``."""
+        if graph is None:
+            raise ConfigError("the ncn decoder reads the split's graph, which this caller does "
+                              "not pass (data.loader=neighbor); use data.loader=full")
+        s, _, t = self.edge_type
+        src, dst = torch.broadcast_tensors(src, dst)
+        shape = src.shape
+        src, dst = src.reshape(-1), dst.reshape(-1)
+        adj, offset = self.adjacency(graph)
+        w_type = self.path[0][2]
+        weight = neighbour_weight(adj, self.cn_weight)[:graph[w_type].num_nodes]
+        cn, feats = common_neighbour_sum(adj, z[w_type], torch.stack([src, dst + offset]),
+                                         weight)
+        parts = [z[s][src] * z[t][dst], self.cn_lin(cn)]
+        if self.heuristics:
+            deg = adj.out_deg.to(cn.dtype)
+            parts.append(torch.stack([feats[:, 0].log1p(), feats[:, 1], feats[:, 2],
+                                      deg[src].log1p(), deg[dst + offset].log1p()], 1))
+        return self.mlp(torch.cat(parts, 1)).view(shape)

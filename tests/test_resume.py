@@ -76,8 +76,13 @@ def test_killed_run_resumes_to_identical_test_metrics(tmp_path, logger):
             assert not any(k.startswith("test/") for k in summary)
 
     resumed = _resume(run_dir, env)
-    # The uninterrupted run of the same command, in this process.
-    whole = train(make_cfg(tmp_path / "whole", [*RUN, f"logger={logger}"]))
+    # The uninterrupted run of the same command, as a subprocess with the same environment
+    # (thread count included: sums over two threads run in another order than over one).
+    whole_dir = tmp_path / "whole"
+    proc = _train_cli([*args, f"hydra.run.dir={whole_dir}"], env)
+    err = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 0, err[-3000:]
+    whole = json.loads((whole_dir / "results.json").read_text())
     assert resumed["test"] == whole["test"]
     assert resumed["val"] == whole["val"] and resumed["best_epoch"] == whole["best_epoch"]
     assert resumed["best_ckpt"] == str(run_dir / "checkpoints" / "best.ckpt")

@@ -1,1 +1,0 @@
-"""Where graphs come from: user tables (CSV/Parquet + a YAML schema) and their converters."""

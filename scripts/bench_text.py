@@ -1,7 +1,7 @@
 """Text featurizer throughput: texts/s of each featurizer, cold (encoding) and warm (cache read).
 
     python scripts/bench_text.py --corpus sst2 umsab_english          # needs GRAPHREC_DATA_DIR
-    python scripts/bench_text.py --corpus sst2 --cache-dir "$(mktemp -d)"  # a fresh cache: cold figures
+    python scripts/bench_text.py --corpus sst2 --cache-dir "$(mktemp -d)"  # fresh cache: cold
 
 A cold figure is printed only when the texts were not cached yet (the first run, or a new
 ``--cache-dir``); warm figures are the median of ``--repeats`` cache reads. hashed_bow has no

@@ -126,6 +126,15 @@ class Encoder(nn.Module):
         """
         return self(graph)
 
+    def add_residual_parts(self, hidden: int, out: int, num_layers: int, dropout: float) -> None:
+        """The LayerNorm per layer and node type, the output projection per node type and the
+        dropout that residual layer stacks (message passing, MLP) share."""
+        self.norms = nn.ModuleList(
+            nn.ModuleDict({nt: nn.LayerNorm(hidden) for nt in self.node_types})
+            for _ in range(num_layers))
+        self.out = nn.ModuleDict({nt: nn.Linear(hidden, out) for nt in self.node_types})
+        self.dropout = nn.Dropout(dropout)
+
     def _device(self) -> torch.device:
         # Encoders without parameters (identity) compute where their inputs are.
         return next(self.parameters(), torch.empty(0)).device

@@ -42,12 +42,7 @@ class MessagePassingEncoder(Encoder):
         self.inputs = node_inputs(self.node_types, node_specs, hidden_channels, id_embedding)
         self.layers = nn.ModuleList(self.make_conv(hidden_channels, heads)
                                     for _ in range(num_layers))
-        self.norms = nn.ModuleList(
-            nn.ModuleDict({nt: nn.LayerNorm(hidden_channels) for nt in self.node_types})
-            for _ in range(num_layers))
-        self.out = nn.ModuleDict({nt: nn.Linear(hidden_channels, out_channels)
-                                  for nt in self.node_types})
-        self.dropout = nn.Dropout(dropout)
+        self.add_residual_parts(hidden_channels, out_channels, num_layers, dropout)
 
     def make_conv(self, hidden: int, heads: int) -> nn.Module:
         """One message-passing layer over ``self.metadata``: ``(x_dict, edge_index_dict) ->

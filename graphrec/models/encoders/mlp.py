@@ -28,12 +28,7 @@ class MLPEncoder(Encoder):
         self.layers = nn.ModuleList(
             nn.ModuleDict({nt: nn.Linear(hidden_channels, hidden_channels)
                            for nt in self.node_types}) for _ in range(num_layers))
-        self.norms = nn.ModuleList(
-            nn.ModuleDict({nt: nn.LayerNorm(hidden_channels) for nt in self.node_types})
-            for _ in range(num_layers))
-        self.out = nn.ModuleDict({nt: nn.Linear(hidden_channels, out_channels)
-                                  for nt in self.node_types})
-        self.dropout = nn.Dropout(dropout)
+        self.add_residual_parts(hidden_channels, out_channels, num_layers, dropout)
 
     def _blocks(self, nt: str, v: torch.Tensor) -> torch.Tensor:
         for layer, norm in zip(self.layers, self.norms):

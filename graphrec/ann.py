@@ -3,7 +3,7 @@
 For catalogues where the exact ``Q x N`` product is too slow. faiss's inverted-file index
 (``IndexIVFFlat``) clusters the candidates into ``nlist`` cells and scans only the
 ``nprobe`` cells nearest each query, so a query costs about ``nprobe / nlist`` of the exact
-scan; recall against the exact path is measured, not assumed (scripts/bench_recommend.py).
+scan; recall against the exact path is measured, not assumed (scripts/bench/recommend.py).
 faiss has no per-query exclusion list, so it is asked for ``k`` plus the query's largest
 number of known edges, and known ones are dropped afterwards.
 """

@@ -154,9 +154,6 @@ def check_train_config(cfg) -> None:
     def plain(node):
         return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
-    from graphrec.utils.loggers import LOGGERS
-
-    choice("logger", cfg.get("logger"), LOGGERS)
     tasks = plain(cfg.get("task")) or {}
     if not tasks:
         raise ConfigError("no task selected; choose some, e.g. task=[friend,sentiment]")

@@ -29,8 +29,8 @@ def evaluate(cfg: DictConfig) -> dict:
                                                        cfg.get("eval_negatives"))
     trained_on = ckpt["graphrec"]["provenance"]
     out_dir = Path(cfg.paths.output_dir)
-    wandb_opts = OmegaConf.to_container(cfg.wandb, resolve=True) if cfg.get("wandb") else None
-    loggers = build_loggers(cfg.get("logger"), out_dir, wandb_opts, out_dir.name)
+    specs = OmegaConf.to_container(cfg.logger, resolve=True) if cfg.get("logger") else None
+    loggers = build_loggers(specs, out_dir.name)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     results = {"test": test, "ckpt": str(path), "provenance": trained_on}

@@ -70,7 +70,8 @@ class HeuristicModule(EvaluatedModule):
         self.offset = dict(zip(self.node_types, offsets, strict=False))
         self.num_nodes = offsets[-1]
         # Task modules only carry each task's options (decoder unused: it has no parameters).
-        self.tasks = {name: build_task(name, spec, 1, {"name": "dot"}, {}, node_specs)
+        dot = {"_target_": "graphrec.models.decoders.DotProduct"}
+        self.tasks = {name: build_task(name, spec, 1, dot, {}, node_specs)
                       for name, spec in tasks.items()}
 
     def graph_edges(self, graph, edge_type) -> torch.Tensor:

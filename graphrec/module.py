@@ -58,8 +58,8 @@ class GraphRecModule(EvaluatedModule):
         tasks: task name -> task config (``kind``, target, ``loss_weight``, options).
         encoder: ``{"_target_": <Encoder subclass>, **its keyword arguments}``
             (:func:`graphrec.models.encoders.build_encoder`).
-        decoder: ``{"name": "dot" | "hadamard_mlp" | "distmult", "hidden": int}``, or a
-            ``{"_target_": class, ...}`` spec (e.g. ``graphrec.models.ncn.NeuralCommonNeighbors``).
+        decoder: ``{"_target_": class, ...}`` (``graphrec.models.decoders.DotProduct``,
+            ``HadamardMLP``, ``DistMult``, ``graphrec.models.ncn.NeuralCommonNeighbors``).
         head: ``{"hidden": int, "dropout": float}`` for node tasks.
         lr, weight_decay: AdamW.
         sparse_embeddings: ID embedding tables get sparse

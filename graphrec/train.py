@@ -74,10 +74,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
                                        mode=cfg.callbacks.model_checkpoint.get("mode", "max"),
                                        patience=cfg.callbacks.early_stopping_patience))
     # One W&B run per run folder: a resumed run continues it instead of starting another.
+    logger_specs = resolved.get("logger") or {}
     run_id = wandb_run_id(out_dir, resuming=bool(cfg.get("resume"))) \
-        if cfg.get("logger") == "wandb" else None
-    loggers = build_loggers(cfg.get("logger"), out_dir, resolved.get("wandb"), out_dir.name,
-                            run_id=run_id)
+        if "wandb" in logger_specs else None
+    loggers = build_loggers(logger_specs, out_dir.name, run_id)
     trainer = _build_trainer(cfg.trainer, loggers, callbacks)
     for logger in loggers:
         logger.log_hyperparams({**resolved, "provenance": prov})

@@ -8,9 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from graphrec.data.synthetic import generate_social_graph
 from graphrec.models import encoders
 from graphrec.runtime import CONFIG_DIR
+from graphrec.sources.synthetic import generate_social_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 # The built-in encoder families by their config names (configs/model/encoder/<name>.yaml).

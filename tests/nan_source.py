@@ -3,7 +3,7 @@
 A module of its own so that a subprocess run can name it as ``data.source._target_``.
 """
 
-from graphrec.data.synthetic import SyntheticSource
+from graphrec.sources.synthetic import SyntheticSource
 
 
 class NaNUserFeatures(SyntheticSource):

@@ -6,11 +6,13 @@ Hydra's search path); docs/design.md shows the same two examples.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
 from torch import nn
 
 from graphrec.data.splits import split_nodes
@@ -101,3 +103,26 @@ class EpochLog(Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         with open(self.path, "a") as f:
             f.write(f"{trainer.current_epoch}\n")
+
+
+class JsonLinesLogger(Logger):
+    """A Lightning logger from outside graphrec: every logged metric as one JSON line."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return "jsonl"
+
+    @property
+    def version(self) -> str:
+        return "0"
+
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **{k: float(v) for k, v in metrics.items()}}) + "\n")

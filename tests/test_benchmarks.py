@@ -15,10 +15,10 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.data.benchmarks import EgoFacebookSource, PlanetoidSource
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.schema import validate
 from graphrec.runtime import CONFIG_DIR
+from graphrec.sources.benchmarks import EgoFacebookSource, PlanetoidSource
 from graphrec.utils.errors import DataMissingError
 
 CITES = ("paper", "cites", "paper")
@@ -205,7 +205,7 @@ def test_ego_facebook_friend_task_through_the_datamodule():
 def test_configs_compose(data, task, target, name):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"data={data}", f"task=[{task}]"])
-    assert cfg.data.source._target_ == f"graphrec.data.benchmarks.{target}"
+    assert cfg.data.source._target_ == f"graphrec.sources.benchmarks.{target}"
     assert list(cfg.task) == [task]
     assert cfg.data.source.root.startswith(str(cfg.paths.data_dir))
     assert cfg.data.temporal is False

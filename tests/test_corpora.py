@@ -7,10 +7,10 @@ import pytest
 import torch
 from conftest import make_cfg
 
-from graphrec.data.corpora import SentimentCorpusSource, read_corpus, sample_texts_by_label
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.splits import fixed_node_split
-from graphrec.data.synthetic import generate_social_graph
+from graphrec.sources.corpora import SentimentCorpusSource, read_corpus, sample_texts_by_label
+from graphrec.sources.synthetic import generate_social_graph
 from graphrec.train import train
 from graphrec.utils.errors import ConfigError, DataMissingError
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from graphrec.data.datamodule import GraphDataModule
-from graphrec.data.synthetic import SyntheticSource
 from graphrec.models.heuristics import resource_allocation
+from graphrec.sources.synthetic import SyntheticSource
 from graphrec.tasks.link_eval import shared_hits
 from graphrec.utils.errors import ConfigError
 

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from conftest import ENCODERS, make_cfg
 from torch_geometric.data import HeteroData
 
-from graphrec.data.corpora import SentimentCorpusSource
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.metrics.classification import node_classification_metrics
 from graphrec.module import GraphRecModule
+from graphrec.sources.corpora import SentimentCorpusSource
 from graphrec.text.sentence import SentenceTransformerFeaturizer
 from graphrec.train import train
 from graphrec.utils.errors import ConfigError

@@ -31,7 +31,7 @@ def test_recipe_composes_the_published_protocol(tmp_path, name):
     enc = cfg.model.encoder
     assert enc._target_ == "graphrec.models.encoders.GCNEncoder"
     assert (enc.hidden_channels, enc.out_channels, enc.num_layers) == (32, 16, 2)
-    assert enc.dropout == 0.0 and cfg.model.decoder.name == "dot"
+    assert enc.dropout == 0.0 and cfg.model.decoder._target_.endswith(".DotProduct")
     assert cfg.model.lr == 0.01 and cfg.model.weight_decay == 0.0
     assert cfg.model.supervision_ratio is None  # GAE reconstructs the graph it encodes
     assert cfg.task.link.self_loops is True  # target A + I

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from graphrec.data.text import char_ngrams, encode_texts, tokenize
 from graphrec.models.encoders import NodeInput
 from graphrec.optim import DenseSparseAdamW, build_optimizer
 from graphrec.text import build_featurizer, text_input_spec
+from graphrec.text.tokens import char_ngrams, encode_texts, tokenize
 from graphrec.utils.errors import ConfigError
 
 

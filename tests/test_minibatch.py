@@ -9,7 +9,7 @@ from conftest import ENCODERS, make_cfg
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.minibatch import NeighborBatches, full_graph_share
 from graphrec.data.schema import reverse_edge_type
-from graphrec.data.synthetic import SyntheticSource
+from graphrec.sources.synthetic import SyntheticSource
 from graphrec.train import train
 
 TASKS = {

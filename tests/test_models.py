@@ -3,9 +3,9 @@ import torch
 from conftest import ENCODERS
 
 from graphrec.data.datamodule import GraphDataModule
-from graphrec.data.synthetic import SyntheticSource
 from graphrec.models.decoders import DECODERS, build_decoder
 from graphrec.models.encoders import build_encoder
+from graphrec.sources.synthetic import SyntheticSource
 from graphrec.utils.errors import ConfigError
 
 

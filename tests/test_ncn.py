@@ -5,11 +5,11 @@ import torch
 from conftest import make_cfg
 
 from graphrec.data.datamodule import GraphDataModule
-from graphrec.data.synthetic import SyntheticSource
 from graphrec.models.decoders import build_decoder
 from graphrec.models.heuristics import Adjacency
 from graphrec.models.ncn import NeuralCommonNeighbors, common_neighbour_sum, neighbour_weight
 from graphrec.module import GraphRecModule
+from graphrec.sources.synthetic import SyntheticSource
 from graphrec.train import train
 from graphrec.utils.errors import ConfigError
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import make_cfg
 
-from graphrec.data.ogb import OgbLinkSource
 from graphrec.data.splits import TEST, VAL
+from graphrec.sources.ogb import OgbLinkSource
 from graphrec.train import train
 from graphrec.utils.errors import DataMissingError
 

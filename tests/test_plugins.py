@@ -57,3 +57,18 @@ def test_a_callback_is_added_from_the_command_line(tmp_path):
                                       f"path: '{log}'}}"])
     train(cfg)
     assert log.read_text().split() == ["0", "1", "2"]
+
+
+def test_a_logger_is_one_yaml_in_the_logger_group(tmp_path):
+    root = tmp_path / "configs"
+    (root / "logger").mkdir(parents=True)
+    log = tmp_path / "metrics.jsonl"
+    (root / "logger" / "jsonl.yaml").write_text(
+        f"jsonl:\n  _target_: plugins.JsonLinesLogger\n  path: '{log}'\n")
+    cfg = make_cfg(tmp_path / "run", [f"hydra.searchpath=[file://{root}]", "logger=[csv,jsonl]",
+                                      "task=[friend]", "trainer.max_epochs=2",
+                                      "trainer.check_val_every_n_epoch=1"])
+    train(cfg)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["val/friend/mrr"] for r in rows if "val/friend/mrr" in r], rows
+    assert (tmp_path / "run" / "csv" / "metrics.csv").exists()  # the other chosen logger too

@@ -5,7 +5,7 @@ import torch
 
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.data.schema import reverse_edge_type
-from graphrec.data.synthetic import SyntheticSource
+from graphrec.sources.synthetic import SyntheticSource
 from graphrec.utils.errors import ConfigError
 
 TASKS = {

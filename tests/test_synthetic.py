@@ -1,7 +1,7 @@
 import torch
 
 from graphrec.data.schema import FORWARD_EDGE_TYPES, NODE_TYPES, reverse_edge_type, validate
-from graphrec.data.synthetic import SyntheticSource, generate_social_graph
+from graphrec.sources.synthetic import SyntheticSource, generate_social_graph
 from graphrec.utils.provenance import fingerprint
 
 

@@ -70,10 +70,11 @@ def reads_graph(decoder: nn.Module) -> bool:
 
 def build_decoder(name: str | Mapping, dim: int, hidden: int = 64, dropout: float = 0.0,
                   edge_type=None) -> nn.Module:
-    """A decoder by name (``dot``, ``hadamard_mlp``, ``distmult``) or by ``{_target_: ...}``.
+    """A decoder from its ``{_target_: ...}`` spec (configs/model/decoder/).
 
-    A ``_target_`` spec is built with its own keys plus ``dim`` and ``edge_type`` where the
-    class takes them, so a new decoder is one file and one YAML.
+    The spec is built with its own keys plus ``dim`` and ``edge_type`` where the class takes
+    them, so a new decoder is one file and one YAML. A name (``dot``, ``hadamard_mlp``,
+    ``distmult``) is what checkpoints written before decoders had ``_target_`` store.
     """
     if isinstance(name, Mapping):
         spec = dict(name)

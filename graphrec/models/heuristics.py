@@ -451,7 +451,7 @@ def ppr(
     ``AUTO_POWER_WORK`` (on ego-Facebook's 176k stored edges power iteration was faster:
     0.8 s against 7.7 s for push at ``eps=1e-5``, 200 sources, 30 iterations) and push
     above it (25x faster than power iteration on a random graph of 2M stored edges;
-    scripts/bench_heuristics.py). ``method="push"`` runs forward push with tolerance
+    scripts/bench/heuristics.py). ``method="push"`` runs forward push with tolerance
     ``eps`` (see :func:`_ppr_push`): local work per source, independent of the graph's
     size, with error at most ``eps * d_out(v)``; up to ``source_chunk`` sources are pushed
     together, in dense blocks of at most ``scratch`` entries.

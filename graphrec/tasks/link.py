@@ -178,7 +178,7 @@ class LinkTask(Task):
         spec = {k: v for k, v in spec.items() if k not in SPLIT_OPTIONS}
         symmetric = cls.is_symmetric(spec)
         spec.pop("symmetric", None)
-        # A `_target_` decoder spec is built by the task; `name:` specs pick a built-in one.
+        # A `_target_` decoder spec is built by the task; `name:` specs are older checkpoints'.
         dec = dict(decoder) if "_target_" in decoder else decoder.get("name", "dot")
         return cls(name, spec.pop("edge_type"), dim, decoder=dec,
                    decoder_hidden=decoder.get("hidden", 64), symmetric=symmetric, **spec)

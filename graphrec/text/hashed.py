@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from graphrec.data.text import encode_texts
+from graphrec.text.tokens import encode_texts
 from graphrec.utils.errors import ConfigError
 
 INITS = ("normal", "uniform")

@@ -49,10 +49,10 @@ def log_aggregate_to_wandb(config: DictConfig, sweep_dir: Path, rows: list[dict]
     """Logs the aggregate as a W&B table, in one more run of the sweep's group."""
     import wandb
 
-    opts = OmegaConf.to_container(config.wandb, resolve=True)
+    opts = OmegaConf.to_container(config.logger.wandb, resolve=True)
     # After the jobs, Hydra's own config no longer says "multirun", so the default group is
-    # named here the way the jobs' resolver named it; an explicit wandb.group is kept.
-    if "graphrec.wandb_group" in str(OmegaConf.to_container(config.wandb)["group"]):
+    # named here the way the jobs' resolver named it; an explicit logger.wandb.group is kept.
+    if "graphrec.wandb_group" in str(OmegaConf.to_container(config.logger.wandb)["group"]):
         opts["group"] = sweep_group(config.task_name, sweep_dir)
     run = wandb.init(project=opts.get("project"), group=opts.get("group"), job_type="aggregate",
                      name=f"{opts.get('group')}-aggregate", dir=str(sweep_dir),
@@ -81,7 +81,7 @@ class AggregateSweep(Callback):
         except FileNotFoundError:  # every job failed: nothing to aggregate
             return
         print(f"\naggregate over seeds ({sweep_dir / 'aggregate.md'}):\n{table}", flush=True)
-        if config.get("logger") == "wandb":
+        if "wandb" in (config.get("logger") or {}):
             import json
 
             rows = json.loads((sweep_dir / "aggregate.json").read_text())

@@ -1,4 +1,4 @@
-"""Experiment loggers from plain config: W&B (offline unless a key exists) and CSV."""
+"""Experiment loggers from the ``logger`` config group: CSV, and W&B offline unless a key exists."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from graphrec.utils.errors import ConfigError
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger
-
-LOGGERS = ("wandb", "csv", None)
-
 
 def wandb_mode(mode: str = "auto") -> str:
     """``online`` only when credentials exist, so a run never waits on a network it lacks.
@@ -38,25 +35,41 @@ def wandb_mode(mode: str = "auto") -> str:
     return "offline"
 
 
-def build_loggers(kind: str | None, save_dir: Path, wandb: Mapping | None = None,
-                  run_name: str | None = None, run_id: str | None = None) -> list[Logger]:
-    """``wandb`` (W&B plus a metrics CSV), ``csv``, or ``None`` (no logger).
+def wandb_logger(save_dir: str, mode: str = "auto", **opts) -> Logger:
+    """Lightning's ``WandbLogger`` with ``mode: auto`` (see :func:`wandb_mode`).
 
-    ``run_id``: the W&B run to log into; an existing one is continued (W&B's resume by id).
+    ``id``: the W&B run to log into; an existing one is continued (W&B's resume by id).
+    """
+    from lightning.pytorch.loggers import WandbLogger
+
+    if opts.get("id"):
+        opts.setdefault("resume", "allow")
+    return WandbLogger(save_dir=str(save_dir), mode=wandb_mode(mode), **opts)
+
+
+def build_loggers(specs: Mapping | None, run_name: str | None = None,
+                  run_id: str | None = None) -> list[Logger]:
+    """Every ``logger.<name>`` with a ``_target_`` (configs/logger/), built in order.
+
+    ``run_name`` and ``run_id`` go to the W&B logger (``logger.wandb``): the run is named
+    after its folder, and a resumed run continues its W&B run.
     """
     # Imported here: Hydra loads this module (through its sweep callback) before every run,
     # and Lightning takes seconds to import.
-    from lightning.pytorch.loggers import CSVLogger, WandbLogger
+    import hydra
 
-    if kind not in LOGGERS:
-        raise ConfigError(f"logger={kind} is not a logger; choose wandb, csv or null")
-    if kind is None:
-        return []
-    loggers: list[Logger] = [CSVLogger(save_dir, name="csv", version="")]
-    if kind == "wandb":
-        opts = dict(wandb or {})
-        mode = wandb_mode(opts.pop("mode", "auto"))
-        if run_id:
-            opts.update(id=run_id, resume="allow")
-        loggers.append(WandbLogger(name=run_name, save_dir=str(save_dir), mode=mode, **opts))
-    return loggers
+    from graphrec.runtime import first_line
+
+    out = []
+    for name, spec in (specs or {}).items():
+        if not isinstance(spec, Mapping) or "_target_" not in spec:
+            raise ConfigError(f"logger.{name} has no _target_; give it one (see configs/logger/)")
+        extra = {}
+        if name == "wandb":
+            extra = {k: v for k, v in (("name", run_name), ("id", run_id)) if v is not None}
+        try:
+            out.append(hydra.utils.instantiate(spec, **extra))
+        except Exception as e:  # a class that is not there, or bad arguments
+            cause = e.__cause__ or e
+            raise ConfigError(f"logger.{name}: {first_line(cause)}") from None
+    return out

@@ -12,8 +12,8 @@ stall while OpenMP threads spin-wait for a descheduled peer; ``--threads 1`` or
 
 Example::
 
-    python scripts/bench_sampler.py                      # 200k nodes, 4M edges
-    python scripts/bench_sampler.py --num-nodes 2000 --num-edges 40000 --batches 5
+    python scripts/bench/sampler.py                      # 200k nodes, 4M edges
+    python scripts/bench/sampler.py --num-nodes 2000 --num-edges 40000 --batches 5
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ of distinct query sources, so they run on the first ``--walk-pairs`` pairs and t
 for all pairs is extrapolated from the number of distinct sources.
 
 Full size (tens of minutes on 2 cores):
-    python scripts/bench_retrieval.py
+    python scripts/bench/retrieval.py
 Quick:
-    python scripts/bench_retrieval.py --queries 2000 --candidates 100000 --graph-edges 100000
+    python scripts/bench/retrieval.py --queries 2000 --candidates 100000 --graph-edges 100000
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """NCN's cost per training epoch against GAE's on Cora, same encoder and protocol.
 
-    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench_ncn.py [--epochs 20] [--threads 1]
+    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/ncn.py [--epochs 20] [--threads 1]
 
 Both sides are ``experiment=ncn_cora`` (1-layer GCN, 256 channels, 70/10/20 split, 30% of
 the train citations supervise each step and leave its message passing); the GAE side swaps

@@ -6,7 +6,7 @@ PPR are also timed with dense propagation (the exact ``[N, C]`` block method) on
 the pairs, extrapolated to all of them, so the speed-up is printed side by side; PPR's push
 error against power iteration is printed too.
 
-    python scripts/bench_heuristics.py [--nodes 100000] [--edges 1000000] [--pairs 100000]
+    python scripts/bench/heuristics.py [--nodes 100000] [--edges 1000000] [--pairs 100000]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Text featurizer throughput: texts/s of each featurizer, cold (encoding) and warm (cache read).
 
-    python scripts/bench_text.py --corpus sst2 umsab_english          # needs GRAPHREC_DATA_DIR
-    python scripts/bench_text.py --corpus sst2 --cache-dir "$(mktemp -d)"  # fresh cache: cold
+    python scripts/bench/text.py --corpus sst2 umsab_english          # needs GRAPHREC_DATA_DIR
+    python scripts/bench/text.py --corpus sst2 --cache-dir "$(mktemp -d)"  # fresh cache: cold
 
 A cold figure is printed only when the texts were not cached yet (the first run, or a new
 ``--cache-dir``); warm figures are the median of ``--repeats`` cache reads. hashed_bow has no
@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-from graphrec.data.corpora import SentimentCorpusSource
+from graphrec.sources.corpora import SentimentCorpusSource
 from graphrec.text import build_featurizer
 
 

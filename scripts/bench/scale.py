@@ -2,7 +2,7 @@
 
 Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) is its own.
 ``--stage all`` runs every scale figure in turn: the sampler and full-ranking benchmarks
-(``scripts/bench_sampler.py``, ``scripts/bench_retrieval.py --part retrieval``) and these two:
+(``scripts/bench/sampler.py``, ``scripts/bench/retrieval.py --part retrieval``) and these two:
 
 * ``generate``: builds the graph; prints seconds, peak memory and edge counts.
 * ``steps`` (not in ``all``): median seconds of each phase of a friend training step
@@ -15,9 +15,9 @@ Each stage runs in its own process, so its peak resident memory (``ru_maxrss``) 
 
 Example::
 
-    python scripts/bench_scale.py                          # every figure (about 1.5 h)
-    python scripts/bench_scale.py --stage epoch model.sparse_embeddings=true   # 1M edges
-    python scripts/bench_scale.py --num-users 20000 --train-edges 20000
+    python scripts/bench/scale.py                          # every figure (about 1.5 h)
+    python scripts/bench/scale.py --stage epoch model.sparse_embeddings=true   # 1M edges
+    python scripts/bench/scale.py --num-users 20000 --train-edges 20000
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,7 +59,7 @@ def rss_gib() -> float:
 
 
 def generate(args) -> dict:
-    from graphrec.data.synthetic import generate_social_graph
+    from graphrec.sources.synthetic import generate_social_graph
 
     start = time.perf_counter()
     graph = generate_social_graph(num_users=args.num_users)
@@ -175,9 +175,9 @@ def main() -> None:
     args = parse_args()
     # The sampler and ranking figures have their own scripts; these are their target settings.
     others = {
-        "sampler": [str(ROOT / "scripts" / "bench_sampler.py"), "--threads", str(args.threads),
+        "sampler": [str(ROOT / "scripts" / "bench" / "sampler.py"), "--threads", str(args.threads),
                     "--batches", "10", "--repeats", "3"],
-        "ranking": [str(ROOT / "scripts" / "bench_retrieval.py"), "--part", "retrieval"],
+        "ranking": [str(ROOT / "scripts" / "bench" / "retrieval.py"), "--part", "retrieval"],
     }
     if args.stage in others:
         subprocess.run([sys.executable, *others[args.stage]], check=True, cwd=ROOT)

@@ -12,7 +12,7 @@ for tests and a million for scale runs. Planted signal, per task:
   posts carry no sentiment words at all, and labels follow the author's mood, which friends
   share, so the author's neighborhood carries signal beyond the text. With ``real_text``,
   posts instead carry real labelled sentences from a sentiment corpus, each drawn from the
-  class of the post's planted label (:func:`graphrec.data.corpora.sample_texts_by_label`).
+  class of the post's planted label (:func:`graphrec.sources.corpora.sample_texts_by_label`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphrec.data.schema import FORWARD_EDGE_TYPES, reverse_edge_type
-from graphrec.data.text import hashed_ngrams, word_hashes
+from graphrec.text.tokens import hashed_ngrams, word_hashes
 
 POSITIVE = ["good", "great", "love", "happy", "awesome", "nice", "excellent", "fun"]
 NEGATIVE = ["bad", "awful", "hate", "sad", "terrible", "boring", "poor", "worst"]
@@ -61,7 +61,7 @@ class SyntheticConfig:
     num_buckets: int = 2**14
     user_feature_dim: int = 16
     user_feature_noise: float = 2.0
-    # Corpus name(s) of graphrec.data.corpora (3-class: umsab_english, tweeteval_sentiment)
+    # Corpus name(s) of graphrec.sources.corpora (3-class: umsab_english, tweeteval_sentiment)
     # whose sentences become the posts' text; None: generated words. Read from
     # real_text_root (a folder holding the corpus subfolders) or $GRAPHREC_DATA_DIR.
     real_text: str | list[str] | None = None
@@ -300,7 +300,7 @@ def generate_social_graph(cfg: SyntheticConfig | None = None, **overrides) -> He
     if cfg.real_text:
         # A sentence of the planted (noise-free) class: the corpus's own label noise replaces
         # label_noise. Its own generator keeps the rest of the graph identical to the default.
-        from graphrec.data.corpora import sample_texts_by_label
+        from graphrec.sources.corpora import sample_texts_by_label
 
         label = label_clean
         data["post"].text = sample_texts_by_label(

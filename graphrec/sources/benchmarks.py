@@ -1,6 +1,6 @@
 """Real homogeneous benchmark graphs as data sources: Planetoid citations and ego-Facebook.
 
-Each source is a callable with a ``name``, like :class:`graphrec.data.synthetic.SyntheticSource`:
+Each source is a callable with a ``name``, like :class:`graphrec.sources.synthetic.SyntheticSource`:
 calling it reads local files and returns a ``HeteroData`` with one node type and one undirected
 edge type, stored in both directions, deduplicated and without self loops. Nothing is ever
 downloaded: missing files raise :class:`DataMissingError` saying which files, where they were

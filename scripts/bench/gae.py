@@ -1,6 +1,6 @@
 """GAE on Cora, side by side: graphrec's recipe against a plain PyG script, time per epoch.
 
-    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench_gae.py [--repeats 3] [--threads 1]
+    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/gae.py [--repeats 3] [--threads 1]
 
 Both sides run the same model and protocol: a 2-layer GCN (1433 -> 32 -> 16) with an
 inner-product decoder on Cora's bag-of-words features, an 85/5/10 random split of the
@@ -160,7 +160,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from graphrec.data.benchmarks import PlanetoidSource
+    from graphrec.sources.benchmarks import PlanetoidSource
 
     source = PlanetoidSource("Cora")
     source()  # copies the raw files once; both sides then read the same copy

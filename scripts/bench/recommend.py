@@ -18,9 +18,9 @@ the users' features to 64 dimensions (community structure, as an encoder's outpu
 so the exact and faiss paths, their memory and the reasons are timed on the real 1M-user
 friend graph and its exclusions when the layer-wise GNN inference cannot be afforded.
 
-    python scripts/bench_recommend.py                          # 1M users (heavy)
-    python scripts/bench_recommend.py --users 20000 --exact-queries 5000   # quick
-    python scripts/bench_recommend.py --lean --exact-queries 20000         # top-K part only
+    python scripts/bench/recommend.py                          # 1M users (heavy)
+    python scripts/bench/recommend.py --users 20000 --exact-queries 5000   # quick
+    python scripts/bench/recommend.py --lean --exact-queries 20000         # top-K part only
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import json
 import time
 
 import torch
-from bench_retrieval import GIB, PeakRSS
+from retrieval import GIB, PeakRSS
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -38,10 +38,10 @@ from torch_geometric.data import HeteroData
 
 from graphrec.ann import build_index, faiss_topk
 from graphrec.candidates import SCORE_BUDGET, embed, known_pairs, top_k
-from graphrec.data.synthetic import generate_social_graph
 from graphrec.metrics.retrieval import topk_retrieval
 from graphrec.reasons import explain
 from graphrec.runtime import CONFIG_DIR, build_datamodule, rebuild_from_checkpoint
+from graphrec.sources.synthetic import generate_social_graph
 
 FRIENDS = ("user", "friends", "user")
 

@@ -1,6 +1,6 @@
 """Wall time and peak memory of the main job, as a whole process (data generation included).
 
-    python scripts/bench_main.py --runs 3 [-- extra overrides]
+    python scripts/bench/main.py --runs 3 [-- extra overrides]
 
 Prints each run and the median. Peak memory is the child's maximum resident set size.
 """
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_once(overrides: list[str]) -> tuple[float, float]:

@@ -30,10 +30,10 @@ import json
 import time
 
 import torch
-from retrieval import GIB, PeakRSS
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from retrieval import GIB, PeakRSS
 from torch_geometric.data import HeteroData
 
 from graphrec.ann import build_index, faiss_topk

@@ -49,11 +49,16 @@ def log_aggregate_to_wandb(config: DictConfig, sweep_dir: Path, rows: list[dict]
     """Logs the aggregate as a W&B table, in one more run of the sweep's group."""
     import wandb
 
-    opts = OmegaConf.to_container(config.logger.wandb, resolve=True)
+    spec = config.logger.wandb
+    # Only the keys used here are resolved: others (save_dir) point into the jobs' Hydra
+    # runtime config, which no longer exists after them.
+    opts = {k: OmegaConf.select(spec, k) for k in ("project", "mode", "tags")}
+    opts["tags"] = list(opts["tags"] or [])
     # After the jobs, Hydra's own config no longer says "multirun", so the default group is
     # named here the way the jobs' resolver named it; an explicit logger.wandb.group is kept.
-    if "graphrec.wandb_group" in str(OmegaConf.to_container(config.logger.wandb)["group"]):
-        opts["group"] = sweep_group(config.task_name, sweep_dir)
+    raw_group = OmegaConf.to_container(spec)["group"]
+    opts["group"] = sweep_group(config.task_name, sweep_dir) \
+        if "graphrec.wandb_group" in str(raw_group) else OmegaConf.select(spec, "group")
     run = wandb.init(project=opts.get("project"), group=opts.get("group"), job_type="aggregate",
                      name=f"{opts.get('group')}-aggregate", dir=str(sweep_dir),
                      mode=wandb_mode(opts.get("mode", "auto")), tags=opts.get("tags"),

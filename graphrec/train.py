@@ -63,11 +63,14 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     prov = provenance(cfg.seed, datamodule.data_fingerprint, datamodule.split_fingerprint)
     if ckpt is not None:
         check_same_data(ckpt, ckpt_path, prov)
+        if "optimizer_states" not in ckpt:
+            raise ConfigError(f"ckpt_path={ckpt_path} holds weights only (best checkpoints "
+                              "do); continue from the run's checkpoints/last.ckpt, or evaluate "
+                              "or recommend from this one")
     module.run_info = {"config": resolved, "provenance": prov, "raw_ids": datamodule.raw_ids}
 
     callbacks_cfg = OmegaConf.to_container(cfg.callbacks, resolve=True)
-    checkpoint = ModelCheckpoint(**{k: v for k, v in callbacks_cfg["model_checkpoint"].items()
-                                    if k != "_target_"})
+    checkpoint = _model_checkpoint(callbacks_cfg["model_checkpoint"])
     callbacks = [checkpoint, *_configured_callbacks(callbacks_cfg), *extra_callbacks]
     if cfg.callbacks.get("early_stopping_patience"):
         callbacks.append(EarlyStopping(monitor=cfg.optimized_metric,
@@ -121,6 +124,19 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     except BaseException:
         finish_wandb(1)
         raise
+
+
+def _model_checkpoint(spec: dict) -> ModelCheckpoint:
+    """``callbacks.model_checkpoint``: a ``ModelCheckpoint`` (default: ``RunCheckpoint``)."""
+    spec = {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", **spec}
+    try:
+        checkpoint = hydra.utils.instantiate(spec)
+    except Exception as e:
+        raise ConfigError(f"callbacks.model_checkpoint: {first_line(e.__cause__ or e)}") from None
+    if not isinstance(checkpoint, ModelCheckpoint):
+        raise ConfigError(f"callbacks.model_checkpoint._target_={spec['_target_']} is not a "
+                          "ModelCheckpoint; training tests the best checkpoint it writes")
+    return checkpoint
 
 
 def _configured_callbacks(callbacks_cfg: dict) -> list:

@@ -18,6 +18,7 @@ from graphrec.optim import DenseSparseAdamW
 from graphrec.runtime import CONFIG_DIR
 from graphrec.text.hashed import HashedBowInput
 from graphrec.train import train
+from graphrec.utils.errors import ConfigError
 
 
 def _roundtrip(obj):
@@ -96,3 +97,17 @@ def test_sentiment_checkpoints_are_small_and_evaluate_to_the_trained_metrics(tmp
     out = evaluate(make_cfg(tmp_path / "eval", [f"ckpt_path={trained['best_ckpt']}"],
                             config_name="eval"))
     assert out["test"] == trained["test"]
+
+
+def test_best_checkpoint_holds_weights_last_holds_the_optimizer_too(tmp_path):
+    run = tmp_path / "run"
+    args = ["task=[friend]", "trainer.max_epochs=2", "trainer.check_val_every_n_epoch=1"]
+    train(make_cfg(run, args))
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "optimizer_states" not in best and "state_dict" in best and "graphrec" in best
+    assert last["optimizer_states"] and last["callbacks"]
+    # Continuing training needs the optimizer state: a best checkpoint is refused by name.
+    with pytest.raises(ConfigError, match="holds weights only.*last.ckpt"):
+        train(make_cfg(tmp_path / "again",
+                       [*args, f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}"]))

@@ -1,5 +1,5 @@
 """Small Lightning callbacks: a one-line validation summary while training; the random
-states that make a resumed run continue exactly."""
+states that make a resumed run continue exactly; checkpoints whose best file holds weights."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import random
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class ValidationPrinter(L.Callback):
@@ -70,3 +71,32 @@ class RNGStates(L.Callback):
                              n["has_gauss"], n["gauss"]))
         version, internal, gauss = states["python"]
         random.setstate((version, tuple(internal), gauss))
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint``, with the best checkpoint holding the weights only.
+
+    The best checkpoint is what evaluation and recommendation read; ``last.ckpt`` is what a
+    resumed run continues from, so only it carries the optimizer state (two Adam moments
+    per parameter: two thirds of a full checkpoint).
+
+    Args:
+        best_weights_only: write monitored (best) checkpoints without optimizer and callback
+            states; ``last.ckpt`` stays complete. Other arguments: ``ModelCheckpoint``'s.
+    """
+
+    def __init__(self, *args, best_weights_only: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.best_weights_only = best_weights_only
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        # _save_last_checkpoint sets last_model_path before it saves, so this tells them apart.
+        is_last = filepath == self.last_model_path
+        if self.best_weights_only and not self.save_weights_only and not is_last:
+            self.save_weights_only = True
+            try:
+                super()._save_checkpoint(trainer, filepath)
+            finally:
+                self.save_weights_only = False
+        else:
+            super()._save_checkpoint(trainer, filepath)

@@ -29,6 +29,7 @@ from torch_geometric.loader import NeighborLoader
 
 from graphrec.data.leakage import hide_pairs
 from graphrec.data.sampler import make_neighbor_sampler
+from graphrec.utils.threads import follow_load
 
 
 def structure_of(graph: HeteroData) -> HeteroData:
@@ -128,8 +129,9 @@ class NeighborBatches:
         loaders = {}
         for name, (cls, split) in tasks.items():
             n = split.train.size(-1)
-            loaders[name] = cls.train_loader(split, graph, self,
-                                             self.loader_kwargs(n, rank, world_size, seed))
+            loader = cls.train_loader(split, graph, self,
+                                      self.loader_kwargs(n, rank, world_size, seed))
+            loaders[name] = follow_load(loader, getattr(sampler, "thread_policy", None))
         # An epoch runs until every task has seen all its seeds; shorter ones cycle.
         return CombinedLoader(loaders, mode="max_size_cycle")
 
@@ -163,8 +165,9 @@ class FullNeighborhoods:
         # The split's sampler with one hop that takes every in-neighbour.
         sampler = copy.copy(self.batches._sampler(self.graph))
         sampler.num_neighbors = [-1]
-        return NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
-                              input_nodes=node_type, batch_size=self.chunk)
+        return follow_load(NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
+                                          input_nodes=node_type, batch_size=self.chunk),
+                           getattr(sampler, "thread_policy", None))
 
 
 def full_graph_share(batch: dict, tasks: Mapping[str, tuple], rank: int,

@@ -39,6 +39,8 @@ from torch_geometric.sampler.base import SubgraphType
 from torch_geometric.sampler.neighbor_sampler import NumNeighborsType
 from torch_geometric.typing import EdgeType, NodeType
 
+from graphrec.utils.threads import ThreadPolicy
+
 # A homogeneous graph is sampled as a heterogeneous one with a single node and edge type,
 # so that one code path serves both.
 _NODE: NodeType = "node"
@@ -174,6 +176,9 @@ class TorchNeighborSampler(NeighborSampler):
                 is_sorted=is_sorted,
                 share_memory=share_memory,
             )
+        # Hundreds of small ops per batch: at two threads they stall on a busy machine
+        # (graphrec.utils.threads), so sampling uses the cores other processes leave free.
+        self.thread_policy = ThreadPolicy()
 
     def _sample(
         self,
@@ -195,6 +200,10 @@ class TorchNeighborSampler(NeighborSampler):
         Returns:
             ``SamplerOutput`` for ``Data``, ``HeteroSamplerOutput`` for ``HeteroData``.
         """
+        with self.thread_policy.limit():
+            return self._sample_under_policy(seed, seed_time)
+
+    def _sample_under_policy(self, seed, seed_time):
         if self.is_hetero:
             return _sample_hops(
                 seed=seed,

@@ -1,0 +1,103 @@
+"""The thread policy of graphrec's data-side hot loops: the cores other processes leave free,
+never above the user's setting, restored after; batches do not depend on it."""
+
+import os
+
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import NeighborLoader
+
+from graphrec.data.sampler import TorchNeighborSampler
+from graphrec.utils import threads
+from graphrec.utils.threads import ThreadPolicy, follow_load
+
+
+class FakeMachine:
+    """Tick counters at 100 Hz: ``others`` cores busy elsewhere, ``own`` cores used by us."""
+
+    def __init__(self, others: float, own: float = 1.0):
+        self.t, self.others, self.own = 0.0, others, own
+        self.machine_ticks = self.own_ticks = 0
+
+    def advance(self, seconds: float):
+        self.t += seconds
+        self.own_ticks += round(self.own * seconds * 100)
+        self.machine_ticks += round((self.own + self.others) * seconds * 100)
+
+    def policy(self, interval=0.5):
+        return ThreadPolicy(interval, read_machine=lambda: self.machine_ticks,
+                            read_own=lambda: self.own_ticks, clock=lambda: self.t)
+
+
+@pytest.fixture
+def four_cores(monkeypatch):
+    monkeypatch.setattr(threads, "_CLOCK_TICKS", 100)
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+
+
+@pytest.mark.parametrize(("others", "expected"), [(0.0, 4), (1.0, 3), (2.6, 1), (7.0, 1)])
+def test_threads_are_the_cores_other_processes_leave_free(four_cores, others, expected):
+    machine = FakeMachine(others, own=2.0)  # our own use never counts against us
+    policy = machine.policy()
+    assert policy.threads(ceiling=8) == 4  # no interval seen yet: the ceiling (cores)
+    machine.advance(1.0)
+    assert policy.threads(ceiling=8) == expected
+    assert policy.busy_elsewhere == pytest.approx(others)
+    assert policy.threads(ceiling=2) == min(2, expected)  # never above the user's setting
+
+
+def test_load_is_read_at_most_once_per_interval(four_cores):
+    machine = FakeMachine(3.0)
+    policy = machine.policy(interval=0.5)
+    policy.threads(8)
+    machine.advance(0.2)
+    assert policy.threads(8) == 4  # too soon to tell: the last decision stands
+    machine.advance(0.4)
+    assert policy.threads(8) == 1
+
+
+def test_limit_applies_and_restores_the_setting(four_cores):
+    machine = FakeMachine(3.0)
+    policy = machine.policy()
+    policy.threads(8)
+    machine.advance(1.0)
+    before = torch.get_num_threads()
+    with policy.limit() as n:
+        assert n == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_without_proc_the_setting_is_left_alone(four_cores):
+    policy = ThreadPolicy(read_machine=lambda: None, read_own=lambda: None)
+    assert policy.threads(ceiling=3) == 3
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc")
+def test_reads_this_machine():
+    policy = ThreadPolicy(interval=0.0)
+    policy.threads()
+    sum(range(10**6))
+    assert 1 <= policy.threads() <= torch.get_num_threads()
+    assert policy.busy_elsewhere >= 0
+
+
+def test_batches_are_the_same_whatever_the_policy_decides(four_cores):
+    data = Data(edge_index=torch.randint(0, 500, (2, 5000), generator=torch.Generator()
+                                         .manual_seed(0)), num_nodes=500)
+
+    def batches(others):
+        machine = FakeMachine(others)
+        sampler = TorchNeighborSampler(data, [5, 3])
+        sampler.thread_policy = machine.policy(interval=0.0)
+        loader = follow_load(NeighborLoader(data, [5, 3], neighbor_sampler=sampler,
+                                            batch_size=50), sampler.thread_policy)
+        torch.manual_seed(1)
+        out = []
+        for batch in loader:
+            machine.advance(1.0)
+            out.append(batch.edge_index)
+        return out
+
+    free, busy = batches(0.0), batches(3.5)
+    assert len(free) == 10 and all(torch.equal(a, b) for a, b in zip(free, busy, strict=True))

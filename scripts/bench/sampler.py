@@ -14,22 +14,31 @@ Example::
 
     python scripts/bench/sampler.py                      # 200k nodes, 4M edges
     python scripts/bench/sampler.py --num-nodes 2000 --num-edges 40000 --batches 5
+    python scripts/bench/sampler.py --sampler compiled --json   # only PyG's compiled one
+
+``--sampler compiled`` does not import graphrec, so it runs in an environment that has
+torch-sparse but not graphrec (``scripts/bench/contention.py`` uses it that way).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import time
 from collections.abc import Iterator
+
+# graphrec's side imports graphrec before torch, as its entry points do, so its thread policy
+# (graphrec/__init__.py) applies; the compiled side runs as a plain PyG user's script would.
+if "compiled" not in sys.argv:
+    import graphrec  # noqa: F401
 
 import torch
 import torch_geometric.typing
 from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
 from torch_geometric.sampler import NeighborSampler
-
-from graphrec.data.sampler import TorchNeighborSampler, compiled_sampler_available
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare-compiled", action="store_true")
+    parser.add_argument("--sampler", choices=["both", "torch", "compiled"], default="both",
+                        help="torch: graphrec's only; compiled: PyG's compiled one only")
+    parser.add_argument("--json", action="store_true", help="one JSON line per sampler")
     return parser.parse_args()
 
 
@@ -64,7 +76,7 @@ def endless(loader: NeighborLoader) -> Iterator[Data]:
         yield from loader
 
 
-def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namespace) -> None:
+def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namespace) -> dict:
     loader = NeighborLoader(
         data,
         num_neighbors=args.fanout,
@@ -72,6 +84,11 @@ def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namesp
         batch_size=args.batch_size,
         shuffle=True,
     )
+    policy = getattr(sampler, "thread_policy", None)
+    if policy is not None:  # as graphrec's own loaders run it (graphrec.data.minibatch)
+        from graphrec.utils.threads import follow_load
+
+        follow_load(loader, policy)
     batches = endless(loader)
     for _ in range(args.warmup):
         next(batches)
@@ -86,12 +103,19 @@ def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namesp
         rates.append(args.batches / elapsed)
         edge_rates.append(num_edges / elapsed)
 
+    result = {"sampler": name, "batches_per_s": round(statistics.median(rates), 3),
+              "min": round(min(rates), 3), "max": round(max(rates), 3),
+              "threads": torch.get_num_threads()}
+    if args.json:
+        print(json.dumps(result), flush=True)
+        return result
     print(
         f"{name:>9}: {statistics.median(rates):7.2f} batches/s, "
         f"{statistics.median(edge_rates) / 1e6:6.2f} M sampled edges/s "
         f"(median of {args.repeats} x {args.batches} batches; "
         f"min-max {min(rates):.2f}-{max(rates):.2f} batches/s)"
     )
+    return result
 
 
 def main() -> None:
@@ -99,20 +123,25 @@ def main() -> None:
     torch.manual_seed(args.seed)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    print(
-        f"graph: {args.num_nodes:,} nodes, {args.num_edges:,} edges; fan-out {args.fanout}, "
-        f"batch size {args.batch_size:,}, disjoint={args.disjoint}, "
-        f"{torch.get_num_threads()} torch threads"
-    )
+    if not args.json:
+        print(f"graph: {args.num_nodes:,} nodes, {args.num_edges:,} edges; fan-out "
+              f"{args.fanout}, batch size {args.batch_size:,}, disjoint={args.disjoint}, "
+              f"{torch.get_num_threads()} torch threads")
     data = make_graph(args)
 
-    start = time.perf_counter()
-    sampler = TorchNeighborSampler(data, args.fanout, disjoint=args.disjoint)
-    print(f"    setup: {time.perf_counter() - start:.2f} s (CSC conversion)")
-    bench("torch", data, sampler, args)
+    if args.sampler in ("both", "torch"):
+        from graphrec.data.sampler import TorchNeighborSampler
 
-    if args.compare_compiled:
-        if not compiled_sampler_available():
+        start = time.perf_counter()
+        sampler = TorchNeighborSampler(data, args.fanout, disjoint=args.disjoint)
+        if not args.json:
+            print(f"    setup: {time.perf_counter() - start:.2f} s (CSC conversion)")
+        bench("torch", data, sampler, args)
+
+    if args.compare_compiled or args.sampler == "compiled":
+        compiled_available = (torch_geometric.typing.WITH_PYG_LIB
+                              or torch_geometric.typing.WITH_TORCH_SPARSE)
+        if not compiled_available:
             print(" compiled: skipped, neither pyg-lib nor torch-sparse is importable")
         elif args.disjoint and not torch_geometric.typing.WITH_PYG_LIB:
             print(" compiled: skipped, torch-sparse cannot sample disjoint subgraphs")

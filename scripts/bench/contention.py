@@ -135,8 +135,13 @@ def epoch_seconds(workers: int, threads_env: dict, overrides: list[str]) -> floa
     return last_json(out)["epoch_seconds"]
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
 def sampler_part(args) -> list[str]:
-    rows = ["| condition | graphrec batches/s | compiled batches/s | ratio |", "|---|---|---|---|"]
+    rows = ["| condition | graphrec batches/s (min-max) | compiled batches/s (min-max) | ratio |",
+            "|---|---|---|---|"]
     for cond in ("idle", "busy"):
         ours, theirs = [], []
         with condition(cond):
@@ -145,14 +150,15 @@ def sampler_part(args) -> list[str]:
                 theirs.append(sampler_rate(args.reference_python, "compiled",
                                            args.sampler_args))
         a, b = statistics.median(ours), statistics.median(theirs)
-        rows.append(f"| {cond}, default threads | {a:.2f} | {b:.2f} | {a / b:.2f}x |")
+        rows.append(f"| {cond}, default threads | {a:.2f} ({spread(ours)}) | {b:.2f} "
+                    f"({spread(theirs)}) | {a / b:.2f}x |")
         print(rows[-1], flush=True)
     return rows
 
 
 def epoch_part(args) -> list[str]:
-    rows = ["| condition | workers | default threads, s | OMP_NUM_THREADS=1, s | "
-            "default / one thread |", "|---|---|---|---|---|"]
+    rows = ["| condition | workers | default threads, s (min-max) | OMP_NUM_THREADS=1, s "
+            "(min-max) | default / one thread |", "|---|---|---|---|---|"]
     for cond in ("idle", "busy"):
         for workers in args.workers:
             default, one = [], []
@@ -162,7 +168,8 @@ def epoch_part(args) -> list[str]:
                     one.append(epoch_seconds(workers, {"OMP_NUM_THREADS": "1"},
                                              args.epoch_overrides))
             a, b = statistics.median(default), statistics.median(one)
-            rows.append(f"| {cond} | {workers} | {a:.2f} | {b:.2f} | {a / b:.2f} |")
+            rows.append(f"| {cond} | {workers} | {a:.2f} ({spread(default)}) | {b:.2f} "
+                        f"({spread(one)}) | {a / b:.2f} |")
             print(rows[-1], flush=True)
     return rows
 

@@ -73,6 +73,14 @@ def check_overrides(config_name: str, args: list[str]) -> None:
             compose(config_name, overrides=args, return_hydra_config=True)
     except HydraException as e:
         raise ConfigError(_composition_message(e, args)) from None
+    except ValueError as e:  # Hydra refuses `group=null` for a group with a default
+        if "Config group override must be a string or a list" not in str(e):
+            raise
+        bad = next((a for a in args if a.endswith("=null")), "<group>=null")
+        group = bad.split("=", 1)[0]
+        fix = "logger=none" if group == "logger" else f"~{group} (removes it)"
+        raise ConfigError(f"{bad}: a config group cannot be set to null on the command line; "
+                          f"write {fix}") from None
 
 
 def _run(hydra_main, config_name: str, resume: bool = False) -> None:

@@ -90,7 +90,8 @@ CASES = [
      ["task.friend.ks=[0, 10]", "positive"]),
     ("no_task", "train", [*TRAIN, "task=[]"], {}, ["no task selected", "task=[friend"]),
     ("logger_unknown", "train", [*TRAIN[::2], "logger=tensorboard"], {},
-     ["logger: there is no option 'tensorboard'", "csv, wandb"]),
+     ["logger: there is no option 'tensorboard'", "csv, none, wandb"]),
+    ("logger_null", "train", [*TRAIN[::2], "logger=null"], {}, ["logger=null", "logger=none"]),
     # Composition: options and keys that do not exist, overrides that do not parse.
     ("task_misspelt", "train", [*TRAIN, "task=[frend]"], {},
      ["'frend'", "content, friend"]),

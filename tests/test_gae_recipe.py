@@ -73,7 +73,7 @@ def test_cora_recipe_scores_each_held_out_edge_against_one_non_edge(tmp_path):
 @pytest.mark.slow
 def test_cora_recipe_trains_to_a_gae_level_auc(tmp_path):
     root = _data_root()
-    cfg = make_cfg(tmp_path, ["experiment=gae_cora", "logger=null", "trainer.max_epochs=30",
+    cfg = make_cfg(tmp_path, ["experiment=gae_cora", "logger=none", "trainer.max_epochs=30",
                               f"data.source.root={root}",
                               f"data.source.cache_dir={tmp_path / 'cache'}"])
     results = train(cfg)

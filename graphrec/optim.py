@@ -97,7 +97,7 @@ def _compact_rows(state: dict) -> dict:
     if m is None or m.dim() != 2 or m.is_sparse:
         return state
     touched = ((m != 0) | (state["exp_avg_sq"] != 0)).any(1)
-    if touched.float().mean() > 0.5:  # mostly touched: the index would cost more than it saves
+    if touched.float().mean() > 0.5:  # mostly touched: little to save, keep torch's format
         return state
     rows = touched.nonzero().squeeze(1)
     out = {k: v for k, v in state.items() if k not in MOMENTS}

@@ -2,6 +2,7 @@
 never above the user's setting, restored after; batches do not depend on it."""
 
 import os
+import time
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ class FakeMachine:
     def __init__(self, others: float, own: float = 1.0):
         self.t, self.others, self.own = 0.0, others, own
         self.machine_ticks = self.own_ticks = 0
+        self.reads = 0
 
     def advance(self, seconds: float):
         self.t += seconds
@@ -26,8 +28,12 @@ class FakeMachine:
         self.machine_ticks += round((self.own + self.others) * seconds * 100)
 
     def policy(self, interval=0.5):
-        return ThreadPolicy(interval, read_machine=lambda: self.machine_ticks,
+        return ThreadPolicy(interval, read_machine=self.read_machine,
                             read_own=lambda: self.own_ticks, clock=lambda: self.t)
+
+    def read_machine(self):
+        self.reads += 1
+        return self.machine_ticks
 
 
 @pytest.fixture
@@ -53,8 +59,10 @@ def test_load_is_read_at_most_once_per_interval(four_cores):
     policy.threads(8)
     machine.advance(0.2)
     assert policy.threads(8) == 4  # too soon to tell: the last decision stands
+    assert machine.reads == 1  # and /proc was not read again
     machine.advance(0.4)
     assert policy.threads(8) == 1
+    assert machine.reads == 2
 
 
 def test_limit_applies_and_restores_the_setting(four_cores):
@@ -74,12 +82,19 @@ def test_without_proc_the_setting_is_left_alone(four_cores):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads /proc")
-def test_reads_this_machine():
-    policy = ThreadPolicy(interval=0.0)
-    policy.threads()
-    sum(range(10**6))
-    assert 1 <= policy.threads() <= torch.get_num_threads()
-    assert policy.busy_elsewhere >= 0
+def test_proc_counters_see_this_process_compute():
+    # The fields read are this process's CPU time and the machine's busy time: half a second
+    # of computing here must show in both (at 100 ticks/s, at least 25 ticks), the machine's
+    # at least as much as ours.
+    own0, machine0 = threads._own_ticks(), threads._machine_busy_ticks()
+    start = time.process_time()
+    while time.process_time() - start < 0.5:
+        sum(range(10**4))
+    own = threads._own_ticks() - own0
+    machine = threads._machine_busy_ticks() - machine0
+    ticks = 0.5 * threads._CLOCK_TICKS
+    assert 0.5 * ticks <= own <= 3 * ticks, own
+    assert machine >= own - 2, (machine, own)
 
 
 def test_batches_are_the_same_whatever_the_policy_decides(four_cores):

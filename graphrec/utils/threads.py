@@ -76,13 +76,16 @@ class ThreadPolicy:
         self.busy_elsewhere = 0.0  # cores used by other processes at the last look
 
     def _look(self) -> None:
-        now, machine, own = self._clock(), self._read_machine(), self._read_own()
+        now = self._clock()
+        # Checked before reading /proc: every batch asks (loader and sampler both), the files
+        # are read at most once per interval.
+        if self._last is not None and now - self._last[0] < self.interval:
+            return
+        machine, own = self._read_machine(), self._read_own()
         if machine is None or own is None:
             return
         if self._last is not None:
             then, machine0, own0 = self._last
-            if now - then < self.interval:
-                return
             ticks = max(0, (machine - machine0) - (own - own0))
             self.busy_elsewhere = ticks / _CLOCK_TICKS / max(now - then, 1e-9)
         self._last = (now, machine, own)

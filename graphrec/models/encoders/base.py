@@ -24,6 +24,28 @@ from graphrec.utils.errors import ConfigError
 INPUT_KEYS = ("x", "tokens", "text_emb")
 
 
+def stack_rows(parts, num_rows: int, empty: torch.Tensor | None = None) -> torch.Tensor:
+    """Chunk results written, as they come, into one tensor of ``num_rows`` rows.
+
+    ``torch.cat`` of a list holds every chunk twice at its peak (the list and the result): at
+    a million users that is a gigabyte per node type during layer-wise inference.
+    ``empty`` is returned when there are no chunks (no rows to embed).
+    """
+    out, start = None, 0
+    for part in parts:
+        if out is None:
+            out = part.new_empty((num_rows, *part.shape[1:]))
+        out[start:start + part.size(0)] = part
+        start += part.size(0)
+    if out is None:
+        if empty is None:
+            raise ValueError("no chunks to stack and no empty result given")
+        return empty
+    if start != num_rows:
+        raise ValueError(f"chunks hold {start} rows, expected {num_rows}")
+    return out
+
+
 class NodeInput(nn.Module):
     """Initial embedding of one node type: features, text and an optional ID embedding, summed.
 
@@ -143,11 +165,12 @@ class Encoder(nn.Module):
         """Every node's input vector, ``chunk`` nodes at a time (bounded input memory)."""
         device, out = self._device(), {}
         for nt in inputs:
-            store, parts = graph[nt], []
-            for idx in torch.arange(store.num_nodes).split(chunk):
-                feats = {k: store[k][idx].to(device) for k in INPUT_KEYS if k in store}
-                parts.append(inputs[nt](feats, idx.to(device)))
-            out[nt] = torch.cat(parts)
+            store = graph[nt]
+            out[nt] = stack_rows(
+                (inputs[nt]({k: store[k][idx].to(device) for k in INPUT_KEYS if k in store},
+                            idx.to(device))
+                 for idx in torch.arange(store.num_nodes).split(chunk)),
+                store.num_nodes)
         return out
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GATConv, HeteroConv, HGTConv, SAGEConv
 
-from graphrec.models.encoders.base import Encoder, node_inputs
+from graphrec.models.encoders.base import Encoder, node_inputs, stack_rows
 from graphrec.models.hops import SampledHops, trimmed_layer
 
 
@@ -82,20 +82,34 @@ class MessagePassingEncoder(Encoder):
         device = self._device()
         x = self.embed_inputs(self.inputs, graph, neighborhoods.chunk)
         for layer, norm in zip(self.layers, self.norms):
-            new = {}
-            for nt in self.node_types:
-                parts = []
-                for sub in neighborhoods.of(nt):
-                    sub = sub.to(device)
-                    xs = {t: x[t][sub[t].n_id] for t in self.node_types}
-                    h = layer(xs, sub.edge_index_dict)
-                    n = sub[nt].batch_size
-                    parts.append(self._update(xs[nt][:n], h[nt][:n] if nt in h else None,
-                                              norm[nt]))
-                new[nt] = torch.cat(parts) if parts else x[nt]
-            x = new
-        return {nt: torch.cat([self.out[nt](v) for v in x[nt].split(neighborhoods.chunk)])
-                if x[nt].numel() else self.out[nt](x[nt]) for nt in self.node_types}
+            # Both states are held (every chunk reads the old one); each new one is written
+            # in place, chunk by chunk (stack_rows).
+            x = {nt: stack_rows(self._layer_chunks(layer, norm[nt], nt, x, neighborhoods, device),
+                                x[nt].size(0), empty=x[nt])
+                 for nt in self.node_types}
+        z = {}
+        for nt in self.node_types:
+            z[nt] = stack_rows((self.out[nt](v) for v in x[nt].split(neighborhoods.chunk)),
+                               x[nt].size(0), empty=self.out[nt](x[nt]) if not len(x[nt]) else None)
+            del x[nt]  # one type's state less before the next projection
+        return z
+
+    def _layer_chunks(self, layer, norm, nt: str, x: dict, neighborhoods, device):
+        """One layer's new ``nt`` states, chunk by chunk of ``nt`` nodes."""
+        for sub in neighborhoods.of(nt):
+            sub = sub.to(device)
+            xs = {t: x[t][sub[t].n_id] for t in self.node_types}
+            n = sub[nt].batch_size
+            if self.bipartite:
+                # A one-hop chunk's edges all end at its first n nodes: each relation into
+                # nt gets (sources, those n), so no relation computes outputs that are thrown
+                # away (the other rows of nt, other destination types).
+                ei = {et: e for et, e in sub.edge_index_dict.items() if et[2] == nt}
+                h = layer({et: (xs[et[0]], xs[nt][:n]) for et in ei}, ei) if ei else {}
+            else:
+                h = {t: v[:n] for t, v in layer(xs, sub.edge_index_dict).items()
+                     if t == nt and v is not None}
+            yield self._update(xs[nt][:n], h[nt][:n] if nt in h else None, norm)
 
 
 class SAGEEncoder(MessagePassingEncoder):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from graphrec.models.encoders.base import Encoder, node_inputs
+from graphrec.models.encoders.base import Encoder, node_inputs, stack_rows
 
 
 class MLPEncoder(Encoder):
@@ -45,5 +45,7 @@ class MLPEncoder(Encoder):
         if neighborhoods is None:
             return self(graph)
         x = self.embed_inputs(self.inputs, graph, neighborhoods.chunk)
-        return {nt: torch.cat([self._blocks(nt, v) for v in x[nt].split(neighborhoods.chunk)])
-                if x[nt].numel() else self._blocks(nt, x[nt]) for nt in self.node_types}
+        return {nt: stack_rows((self._blocks(nt, v) for v in x[nt].split(neighborhoods.chunk)),
+                               x[nt].size(0),
+                               empty=self._blocks(nt, x[nt]) if not len(x[nt]) else None)
+                for nt in self.node_types}

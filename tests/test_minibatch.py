@@ -5,9 +5,16 @@ import json
 import pytest
 import torch
 from conftest import ENCODERS, make_cfg
+from torch_geometric.data import HeteroData
 
 from graphrec.data.datamodule import GraphDataModule
-from graphrec.data.minibatch import FullNeighborhoods, NeighborBatches, full_graph_share
+from graphrec.data.minibatch import (
+    FullNeighborhoods,
+    NeighborBatches,
+    full_graph_share,
+    sort_by_destination,
+    sorted_by_destination,
+)
 from graphrec.data.schema import reverse_edge_type
 from graphrec.sources.synthetic import SyntheticSource
 from graphrec.train import train
@@ -106,6 +113,36 @@ def test_without_hiding_the_positives_would_be_in_their_subgraph(dm):
     pos = sub[et].edge_label_index[:, sub[et].edge_label == 1]
     pos = _pairs(sub["user"].n_id[pos])
     assert len(pos & _visible(sub, et)) > 0.5 * len(pos)
+
+
+def test_samplers_share_the_message_passing_graphs_edges(dm):
+    # Mini-batch data is kept in CSC order, so each message-passing graph's sampler reads the
+    # graph's own edges: no copy of the rows, no permutation.
+    for split in ("train", "test"):
+        graph = dm.batches[split]["graph"]
+        sampler = dm.minibatch.sampler(graph)
+        for et in graph.edge_types:
+            ei = graph[et].edge_index
+            assert (ei[1, 1:] >= ei[1, :-1]).all(), et
+            row = sampler.row_dict["__".join(et)]
+            assert row.untyped_storage().data_ptr() == ei.untyped_storage().data_ptr(), et
+            assert sampler.perm[et] is None
+
+
+def test_sorting_by_destination_moves_every_edge_attribute_along():
+    graph = HeteroData()
+    graph["user"].num_nodes = 5
+    ei = torch.tensor([[0, 1, 2, 3, 4, 0], [4, 0, 2, 0, 1, 2]])
+    graph["user", "friends", "user"].edge_index = ei
+    graph["user", "friends", "user"].edge_time = torch.arange(6) * 10
+    sort_by_destination(graph)
+    store = graph["user", "friends", "user"]
+    assert store.edge_index[1].tolist() == [0, 0, 1, 2, 2, 4]
+    # Stable within a destination, and each edge keeps its own time.
+    assert store.edge_index[0].tolist() == [1, 3, 4, 2, 0, 0]
+    assert store.edge_time.tolist() == [10, 30, 40, 20, 50, 0]
+    # A graph in CSC order gets a sampler without its own copy (the flag it passes).
+    assert sorted_by_destination(store.edge_index) and not sorted_by_destination(ei)
 
 
 def test_layerwise_embedding_equals_the_full_graph_forward(dm):

@@ -12,7 +12,7 @@ from torch_geometric.data import HeteroData
 from graphrec.checks import check_data_args
 from graphrec.data.inductive import InductiveLinkSplit, without_nodes
 from graphrec.data.leakage import message_passing_graph
-from graphrec.data.minibatch import NeighborBatches, full_graph_share
+from graphrec.data.minibatch import NeighborBatches, full_graph_share, sort_by_destination
 from graphrec.data.negatives import extra_eval_negatives
 from graphrec.data.schema import validate
 from graphrec.data.splits import TRAIN, VAL
@@ -142,6 +142,8 @@ class GraphDataModule(L.LightningDataModule):
             return
         graph = featurize_graph(self.source(), self.text)
         validate(graph, strict=False)
+        if self.minibatch is not None:  # the samplers then share the graphs' own edges
+            sort_by_destination(graph)
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
         for name, spec in self.tasks.items():

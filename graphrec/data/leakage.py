@@ -40,14 +40,19 @@ def keep_edges(store, keep: torch.Tensor) -> None:
         hop = torch.repeat_interleave(torch.arange(counts.numel()), counts)
         store.num_sampled_edges = torch.bincount(hop[keep.cpu()],
                                                  minlength=counts.numel()).tolist()
-    num_edges = keep.numel()
+    select_edges(store, keep, keep.numel())
+
+
+def select_edges(store, index: torch.Tensor, num_edges: int) -> None:
+    """Indexes ``edge_index`` and every other per-edge tensor of ``store`` with ``index``
+    (a ``[E]`` mask, or edge positions such as a permutation)."""
     for key in list(store.keys()):
         value = store[key]
         if key == "edge_index":
-            store[key] = value[:, keep]
+            store[key] = value[:, index]
         elif key != "num_sampled_edges" and torch.is_tensor(value) and value.dim() > 0 \
                 and value.size(0) == num_edges:
-            store[key] = value[keep]
+            store[key] = value[index]
 
 
 def hide_pairs(graph: HeteroData, edge_type: EdgeType, hidden: torch.Tensor) -> HeteroData:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DistributedSampler
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import NeighborLoader
 
-from graphrec.data.leakage import hide_pairs
+from graphrec.data.leakage import hide_pairs, select_edges
 from graphrec.data.sampler import make_neighbor_sampler
 from graphrec.utils.threads import follow_load
 
@@ -40,6 +41,27 @@ def structure_of(graph: HeteroData) -> HeteroData:
     for et in graph.edge_types:
         out[et].edge_index = graph[et].edge_index
     return out
+
+
+def sorted_by_destination(edge_index: torch.Tensor) -> bool:
+    """Whether edges are grouped by destination node in ascending order (CSC order)."""
+    return edge_index.size(1) < 2 or bool((edge_index[1, 1:] >= edge_index[1, :-1]).all())
+
+
+def sort_by_destination(graph: HeteroData) -> None:
+    """Orders every relation's edges by destination node, in place, with their attributes.
+
+    Neighbour samplers read a graph in CSC form, its edges grouped by destination. Sorted
+    this way, ``edge_index[0]`` already is that form's row array and no permutation is
+    needed, so the sampler of each message-passing graph (train, test) keeps no copy of the
+    edges: at a million users that is 16 bytes for each of ~50M edges per graph. The
+    message-passing graphs select edges with masks, which keeps the order. Stable, so
+    edges into one node keep their relative order.
+    """
+    for store in graph.edge_stores:
+        ei = store.edge_index
+        if not sorted_by_destination(ei):
+            select_edges(store, torch.argsort(ei[1], stable=True), ei.size(1))
 
 
 class HideSupervision:
@@ -93,8 +115,11 @@ class NeighborBatches:
         # One CSC conversion per message-passing graph, shared by all its loaders.
         key = id(graph)
         if key not in self._samplers:
-            self._samplers[key] = (graph, make_neighbor_sampler(structure_of(graph),
-                                                                self.num_neighbors))
+            # A graph already in CSC order (sort_by_destination) lends its edges as is.
+            is_sorted = all(sorted_by_destination(graph[et].edge_index)
+                            for et in graph.edge_types)
+            self._samplers[key] = (graph, make_neighbor_sampler(
+                structure_of(graph), self.num_neighbors, is_sorted=is_sorted))
         return self._samplers[key][1]
 
     def sampler(self, graph: HeteroData):

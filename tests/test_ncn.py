@@ -3,12 +3,14 @@
 import pytest
 import torch
 from conftest import make_cfg
+from hydra import compose, initialize_config_dir
 
 from graphrec.data.datamodule import GraphDataModule
 from graphrec.models.decoders import build_decoder
 from graphrec.models.heuristics import Adjacency
 from graphrec.models.ncn import NeuralCommonNeighbors, common_neighbour_sum, neighbour_weight
 from graphrec.module import GraphRecModule
+from graphrec.runtime import CONFIG_DIR
 from graphrec.sources.synthetic import SyntheticSource
 from graphrec.train import train
 from graphrec.utils.errors import ConfigError
@@ -171,3 +173,15 @@ def test_ncn_without_target_link_removal_is_refused(dm):
         GraphRecModule(dm.metadata, dm.node_specs,
                        {"friend": {"kind": "link", "edge_type": list(FRIEND)}},
                        {}, decoder=NCN, supervision_ratio=None)
+
+
+@pytest.mark.parametrize("recipe", ["ncn_cora", "ncn_citeseer", "ncn_pubmed"])
+def test_ncn_recipes_take_the_dot_decoder_whole(recipe):
+    # The recipes' "GAE row" swaps the decoder group: none of NCN's options may stay behind
+    # (the dot decoder takes none and would refuse them).
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        ncn = compose("train", overrides=[f"experiment={recipe}"])
+        dot = compose("train", overrides=[f"experiment={recipe}", "model/decoder=dot"])
+    assert ncn.model.decoder.hidden == 256 and ncn.model.decoder.cn_weight == "none"
+    assert dict(dot.model.decoder) == {"_target_": "graphrec.models.decoders.DotProduct"}
+    build_decoder(dict(dot.model.decoder), dim=16)

@@ -17,6 +17,8 @@ import hydra
 import torch
 from torch import nn
 
+from graphrec.utils.errors import ConfigError
+
 DECODERS = ("dot", "hadamard_mlp", "distmult")
 
 
@@ -80,10 +82,19 @@ def build_decoder(name: str | Mapping, dim: int, hidden: int = 64, dropout: floa
         spec = dict(name)
         cls = hydra.utils.get_class(spec.pop("_target_"))
         spec.pop("_partial_", None)
-        params = inspect.signature(cls).parameters
+        # A module without its own __init__ takes nothing (nn.Module's takes *args, **kwargs).
+        params = {} if cls.__init__ is nn.Module.__init__ else inspect.signature(cls).parameters
         for key, value in (("dim", dim), ("edge_type", edge_type)):
             if key in params:
                 spec.setdefault(key, value)
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        unknown = sorted(set(spec) - set(params)) if not takes_any else []
+        if unknown:
+            # Typically another decoder's options left behind by a recipe or an override.
+            raise ConfigError(
+                f"model.decoder: {cls.__name__} takes no {', '.join(unknown)}; drop "
+                f"{' '.join(f'~model.decoder.{k}' for k in unknown)} or choose a decoder "
+                f"that has them (it takes: {', '.join(params) or 'no options'})")
         return cls(**spec)
     if name == "dot":
         return DotProduct()

@@ -16,6 +16,8 @@ too. Example::
 
     python scripts/bench/contention.py --reference-python /path/to/torch-sparse-env/bin/python
     python scripts/bench/contention.py --part epoch --workers 0 1
+
+``--json`` adds one JSON line of every row at the end (``scripts/bench/all.py`` reads it).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def parse_args() -> argparse.Namespace:
                         help="extra arguments of scripts/bench/sampler.py")
     parser.add_argument("--epoch-overrides", nargs="*", default=[],
                         help="Hydra overrides of the epoch run (default: the main graph)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
     return parser.parse_args()
 
 
@@ -124,6 +127,9 @@ def sampler_rate(python: str, which: str, extra: str) -> float:
     out = subprocess.run([python, str(HERE / "sampler.py"), "--sampler", which, "--json",
                           *extra.split()], env=plain_env(), capture_output=True, text=True,
                          check=True).stdout
+    if not any(line.startswith("{") for line in out.splitlines()):
+        # sampler.py says why it skipped (no pyg-lib or torch-sparse in that Python).
+        sys.exit(f"{python}: no {which} sampler figure: {out.strip()}")
     return last_json(out)["batches_per_s"]
 
 
@@ -139,7 +145,7 @@ def spread(values: list[float]) -> str:
     return f"{min(values):.2f}-{max(values):.2f}"
 
 
-def sampler_part(args) -> list[str]:
+def sampler_part(args, figures: dict) -> list[str]:
     rows = ["| condition | graphrec batches/s (min-max) | compiled batches/s (min-max) | ratio |",
             "|---|---|---|---|"]
     for cond in ("idle", "busy"):
@@ -150,13 +156,15 @@ def sampler_part(args) -> list[str]:
                 theirs.append(sampler_rate(args.reference_python, "compiled",
                                            args.sampler_args))
         a, b = statistics.median(ours), statistics.median(theirs)
+        figures[cond] = {"graphrec": round(a, 3), "compiled": round(b, 3),
+                         "ratio": round(a / b, 3)}
         rows.append(f"| {cond}, default threads | {a:.2f} ({spread(ours)}) | {b:.2f} "
                     f"({spread(theirs)}) | {a / b:.2f}x |")
         print(rows[-1], flush=True)
     return rows
 
 
-def epoch_part(args) -> list[str]:
+def epoch_part(args, figures: dict) -> list[str]:
     rows = ["| condition | workers | default threads, s (min-max) | OMP_NUM_THREADS=1, s "
             "(min-max) | default / one thread |", "|---|---|---|---|---|"]
     for cond in ("idle", "busy"):
@@ -168,6 +176,8 @@ def epoch_part(args) -> list[str]:
                     one.append(epoch_seconds(workers, {"OMP_NUM_THREADS": "1"},
                                              args.epoch_overrides))
             a, b = statistics.median(default), statistics.median(one)
+            figures.setdefault(cond, {})[f"workers_{workers}"] = {
+                "default_s": round(a, 3), "one_thread_s": round(b, 3), "ratio": round(a / b, 3)}
             rows.append(f"| {cond} | {workers} | {a:.2f} ({spread(default)}) | {b:.2f} "
                         f"({spread(one)}) | {a / b:.2f} |")
             print(rows[-1], flush=True)
@@ -176,16 +186,18 @@ def epoch_part(args) -> list[str]:
 
 def main() -> None:
     args = parse_args()
-    tables = []
+    tables, out = [], {"bench": "contention", "rounds": args.rounds}
     if args.part in ("all", "sampler"):
         print("sampler (200k nodes, 4M edges, fan-out [15, 10], batch 1,024):", flush=True)
-        tables.append(sampler_part(args))
+        tables.append(sampler_part(args, out.setdefault("sampler", {})))
     if args.part in ("all", "epoch"):
         print("mini-batch epoch (friend task, data.loader=neighbor):", flush=True)
-        tables.append(epoch_part(args))
+        tables.append(epoch_part(args, out.setdefault("epoch", {})))
     print()
     for rows in tables:
         print("\n".join(rows) + "\n")
+    if args.json:
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

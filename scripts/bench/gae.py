@@ -1,6 +1,6 @@
 """GAE on Cora, side by side: graphrec's recipe against a plain PyG script, time per epoch.
 
-    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/gae.py [--repeats 3] [--threads 1]
+    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/gae.py [--repeats 3] [--threads 1] [--json]
 
 Both sides run the same model and protocol: a 2-layer GCN (1433 -> 32 -> 16) with an
 inner-product decoder on Cora's bag-of-words features, an 85/5/10 random split of the
@@ -21,13 +21,15 @@ keeping the best epoch, whose model is tested once at the end.
 Data loading and the split are outside the timed region on both sides. Printed: the median
 epoch time of each side (median over epochs, then over repeats), as wall time and as CPU time
 of the process (steadier on a shared machine), their ratios, and the mean test AUC / AP of each
-side over the repeats (seeds 0..repeats-1; each side draws its own split).
+side over the repeats (seeds 0..repeats-1; each side draws its own split). ``--json`` adds
+one JSON line of the same figures at the end (``scripts/bench/all.py`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
 import tempfile
@@ -157,6 +159,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads on both sides (1: steady figures on a shared machine)")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -186,6 +189,22 @@ def main():
               f"{statistics.mean(row[3] for row in v):.4f} |")
     print(f"speed-up, PyG / graphrec time per epoch: {med['pyg'][0] / med['graphrec'][0]:.2f}x "
           f"wall, {med['pyg'][1] / med['graphrec'][1]:.2f}x CPU")
+    if args.json:
+        print(json.dumps(summary(args, sides, med)))
+
+
+def summary(args, sides: dict, med: dict) -> dict:
+    """The printed figures as one dict: ms per epoch (wall, CPU) and mean test AUC / AP."""
+    out = {"bench": "gae", "epochs": args.epochs, "repeats": args.repeats,
+           "threads": args.threads}
+    for k, v in sides.items():
+        out[k] = {"wall_ms": round(med[k][0] * 1e3, 3), "cpu_ms": round(med[k][1] * 1e3, 3),
+                  "test_auc": round(statistics.mean(row[2] for row in v), 4),
+                  "test_ap": round(statistics.mean(row[3] for row in v), 4)}
+    out["speedup_wall"] = round(med["pyg"][0] / med["graphrec"][0], 3)
+    out["speedup_cpu"] = round(med["pyg"][1] / med["graphrec"][1], 3)
+    return out
+
 
 if __name__ == "__main__":
     main()

@@ -7,11 +7,14 @@ the pairs, extrapolated to all of them, so the speed-up is printed side by side;
 error against power iteration is printed too.
 
     python scripts/bench/heuristics.py [--nodes 100000] [--edges 1000000] [--pairs 100000]
+
+``--json`` adds one JSON line of every figure at the end (``scripts/bench/all.py`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--slice", type=int, default=512, help="pairs timed for the dense methods")
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
     torch.manual_seed(0)
     # One intra-op thread: these are many small vectorized steps, and on a shared machine
@@ -47,6 +51,8 @@ def main() -> None:
     print(f"graph: {args.nodes:,} nodes, {args.edges:,} undirected edges "
           f"({len(adj.keys):,} stored directions); adjacency built in {build:.2f} s "
           f"(median of {args.repeats}); threads {torch.get_num_threads()}")
+    out = {"bench": "heuristics", "nodes": args.nodes, "edges": args.edges, "pairs": args.pairs,
+           "repeats": args.repeats, "build_s": round(build, 3)}
     shapes = {
         "random": torch.randint(0, args.nodes, (2, args.pairs)),
         "eval": torch.stack([
@@ -56,8 +62,11 @@ def main() -> None:
     print(f"\n{'score':<34}{'pairs':>8}{'sources':>9}{'median s':>10}{'pairs/s':>12}")
     for shape, pairs in shapes.items():
         sources = len(torch.unique(pairs[0]))
+        out.setdefault("sources", {})[shape] = sources
+        out[shape] = {}  # score -> median seconds
         for name, fn in HEURISTICS.items():
             t, _ = timed(lambda fn=fn, pairs=pairs: fn(adj, pairs), args.repeats)
+            out[shape][name] = round(t, 5)
             print(f"{name + ' (' + shape + ')':<34}{pairs.size(1):>8,}{sources:>9,}{t:>10.2f}"
                   f"{pairs.size(1) / t:>12,.0f}")
 
@@ -79,6 +88,13 @@ def main() -> None:
           f" (extrapolated) | speed-up x{power_ppr * scale / fast_ppr:,.0f}; "
           f"|push - power| max {err.max():.2e}, mean {err.mean():.2e} "
           f"(mean score {exact.mean():.2e})")
+    if args.json:
+        # Dense times extrapolated to all pairs, as printed above.
+        out["katz_dense"] = {"fast_s": round(fast_katz, 4),
+                             "dense_s": round(dense_katz * scale, 3)}
+        out["ppr_power"] = {"push_s": round(fast_ppr, 4), "power_s": round(power_ppr * scale, 3),
+                            "max_abs_error": float(err.max())}
+        print(json.dumps(out))
 
 
 def _dense_katz(adj: Adjacency, pairs: torch.Tensor) -> torch.Tensor:

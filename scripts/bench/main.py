@@ -1,11 +1,13 @@
 """Wall time and peak memory of the main job, as a whole process (data generation included).
 
-    python scripts/bench/main.py --runs 3 [-- extra overrides]
+    python scripts/bench/main.py --runs 3 [--json] [-- extra overrides]
 
 Prints each run and the median. Peak memory is the child's maximum resident set size.
+``--json`` adds one JSON line at the end (``scripts/bench/all.py`` reads it).
 """
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -35,6 +37,7 @@ def run_once(overrides: list[str]) -> tuple[float, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     walls = []
@@ -45,3 +48,8 @@ if __name__ == "__main__":
     print(f"median wall {statistics.median(walls):.1f} s over {args.runs} runs "
           f"(min {min(walls):.1f}, max {max(walls):.1f}); peak RSS {peak:.2f} GiB; "
           f"{os.cpu_count()} CPUs")
+    if args.json:
+        print(json.dumps({"bench": "main", "runs": args.runs,
+                          "wall_s": round(statistics.median(walls), 2),
+                          "wall_min_s": round(min(walls), 2), "wall_max_s": round(max(walls), 2),
+                          "peak_gib": round(peak, 3), "cpus": os.cpu_count()}))

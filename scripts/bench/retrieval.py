@@ -11,11 +11,14 @@ Full size (tens of minutes on 2 cores):
     python scripts/bench/retrieval.py
 Quick:
     python scripts/bench/retrieval.py --queries 2000 --candidates 100000 --graph-edges 100000
+
+``--json`` adds one JSON line of the figures at the end (``scripts/bench/all.py`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import threading
 import time
@@ -68,7 +71,7 @@ def bare_topk(query: torch.Tensor, cand: torch.Tensor, k: int, chunk_size: int):
     return values, index
 
 
-def bench_retrieval(args: argparse.Namespace) -> None:
+def bench_retrieval(args: argparse.Namespace) -> dict:
     g = torch.Generator().manual_seed(0)
     query = torch.randn(args.queries, args.dim, generator=g)
     cand = torch.randn(args.candidates, args.dim, generator=g)
@@ -111,9 +114,14 @@ def bench_retrieval(args: argparse.Namespace) -> None:
         )
     ratio = medians["topk_retrieval"] / medians["bare matmul+topk"]
     print(f"  ratio topk_retrieval / bare: {ratio:.3f}x (target <= 1.5x, memory < 2 GiB)")
+    return {"queries": args.queries, "candidates": args.candidates, "repeats": args.repeats,
+            "topk_s": round(medians["topk_retrieval"], 3),
+            "bare_s": round(medians["bare matmul+topk"], 3), "ratio": round(ratio, 4),
+            "topk_peak_extra_gib": round(peaks["topk_retrieval"] / GIB, 3),
+            "bare_peak_extra_gib": round(peaks["bare matmul+topk"] / GIB, 3)}
 
 
-def bench_heuristics(args: argparse.Namespace) -> None:
+def bench_heuristics(args: argparse.Namespace) -> dict:
     g = torch.Generator().manual_seed(1)
     n = args.graph_nodes
     edge_index = torch.randint(0, n, (2, args.graph_edges), generator=g)
@@ -125,7 +133,8 @@ def bench_heuristics(args: argparse.Namespace) -> None:
     )
     start = time.perf_counter()
     adj = Adjacency.from_edge_index(edge_index, n)
-    print(f"  adjacency build          {time.perf_counter() - start:8.2f} s")
+    out = {"build_s": round(time.perf_counter() - start, 3)}
+    print(f"  adjacency build          {out['build_s']:8.2f} s")
     all_sources = len(torch.unique(pairs[0]))
     walk_sources = len(torch.unique(walk_pairs[0]))
     for name, fn in HEURISTICS.items():
@@ -133,6 +142,7 @@ def bench_heuristics(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         fn(adj, walk_pairs if propagates else pairs)
         elapsed = time.perf_counter() - start
+        out[name] = round(elapsed * (all_sources / walk_sources if propagates else 1), 3)
         line = f"  {name:<24} {elapsed:8.2f} s"
         if propagates:
             line += (
@@ -141,6 +151,7 @@ def bench_heuristics(args: argparse.Namespace) -> None:
                 f"{args.pairs:,} pairs ({all_sources:,} sources)"
             )
         print(line, flush=True)
+    return out  # seconds for all pairs, katz and ppr extrapolated
 
 
 def main() -> None:
@@ -157,13 +168,17 @@ def main() -> None:
     parser.add_argument("--graph-edges", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--walk-pairs", type=int, default=1_000)
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
     # torch announces the beta status of sparse CSR tensors; it is noise in a benchmark.
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    out = {"bench": "retrieval"}
     if args.part in ("all", "retrieval"):
-        bench_retrieval(args)
+        out["retrieval"] = bench_retrieval(args)
     if args.part in ("all", "heuristics"):
-        bench_heuristics(args)
+        out["heuristics"] = bench_heuristics(args)
+    if args.json:
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

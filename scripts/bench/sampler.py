@@ -76,7 +76,8 @@ def endless(loader: NeighborLoader) -> Iterator[Data]:
         yield from loader
 
 
-def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namespace) -> dict:
+def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namespace,
+          **extra) -> dict:
     loader = NeighborLoader(
         data,
         num_neighbors=args.fanout,
@@ -105,7 +106,8 @@ def bench(name: str, data: Data, sampler: NeighborSampler, args: argparse.Namesp
 
     result = {"sampler": name, "batches_per_s": round(statistics.median(rates), 3),
               "min": round(min(rates), 3), "max": round(max(rates), 3),
-              "threads": torch.get_num_threads()}
+              "edges_per_s": round(statistics.median(edge_rates)),
+              "threads": torch.get_num_threads(), **extra}
     if args.json:
         print(json.dumps(result), flush=True)
         return result
@@ -134,9 +136,10 @@ def main() -> None:
 
         start = time.perf_counter()
         sampler = TorchNeighborSampler(data, args.fanout, disjoint=args.disjoint)
+        setup = time.perf_counter() - start
         if not args.json:
-            print(f"    setup: {time.perf_counter() - start:.2f} s (CSC conversion)")
-        bench("torch", data, sampler, args)
+            print(f"    setup: {setup:.2f} s (CSC conversion)")
+        bench("torch", data, sampler, args, setup_s=round(setup, 3))
 
     if args.compare_compiled or args.sampler == "compiled":
         compiled_available = (torch_geometric.typing.WITH_PYG_LIB

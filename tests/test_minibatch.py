@@ -129,6 +129,24 @@ def test_samplers_share_the_message_passing_graphs_edges(dm):
             assert sampler.perm[et] is None
 
 
+def test_sorted_mini_batch_data_keeps_the_fingerprint_of_its_source(dm):
+    # Checkpoints record the data fingerprint; mini-batch setup reorders the edges, which
+    # must not make a checkpoint of the same data look like one of other data.
+    full = GraphDataModule(SyntheticSource(num_users=300, community_size=30), TASKS,
+                           num_eval_negatives=20)
+    full.setup()
+    et = ("user", "friends", "user")
+    assert not torch.equal(full.graph[et].edge_index, dm.graph[et].edge_index)
+    assert dm.data_fingerprint == full.data_fingerprint
+    assert dm.split_fingerprint == full.split_fingerprint
+    # The message-passing graphs hold the same edges, with the same pair ids, in CSC order.
+    for split in ("train", "test"):
+        a, b = (m.batches[split]["graph"][et] for m in (full, dm))
+        assert _pairs(a.edge_index) == _pairs(b.edge_index)
+        tagged = {(*e, p) for e, p in zip(a.edge_index.t().tolist(), a.pair_id.tolist())}
+        assert tagged == {(*e, p) for e, p in zip(b.edge_index.t().tolist(), b.pair_id.tolist())}
+
+
 def test_sorting_by_destination_moves_every_edge_attribute_along():
     graph = HeteroData()
     graph["user"].num_nodes = 5

@@ -87,6 +87,7 @@ class GraphDataModule(L.LightningDataModule):
         self.eval_negatives, self.shared_negatives = eval_negatives, shared_negatives
         # Evaluation negatives beyond the splits' own (HeaRT, shared): in the fingerprint.
         self.extras: dict = {}
+        self._data_fingerprint: str | None = None  # set where setup reorders the graph
         self.graph: HeteroData | None = None
         self.splits: dict[str, object] = {}  # task name -> its task class's split
         self.batches: dict[str, dict] = {}
@@ -142,8 +143,6 @@ class GraphDataModule(L.LightningDataModule):
             return
         graph = featurize_graph(self.source(), self.text)
         validate(graph, strict=False)
-        if self.minibatch is not None:  # the samplers then share the graphs' own edges
-            sort_by_destination(graph)
         self._check_servable(graph)
         g = torch.Generator().manual_seed(self.split_seed)
         for name, spec in self.tasks.items():
@@ -155,15 +154,23 @@ class GraphDataModule(L.LightningDataModule):
                 test_ratio=self.test_ratio, temporal=self.temporal,
                 num_negatives=self.num_eval_negatives, generator=g)
         self._check_split_sizes()
+        order = None
+        if self.minibatch is not None:
+            # Mini-batch data is kept in CSC order, so the samplers read the message-passing
+            # graphs' own edges. Sorted after the split, which is drawn as before; the
+            # fingerprints stay those of the data as its source built it, so checkpoints of
+            # earlier runs still match.
+            self._data_fingerprint = fingerprint(graph)
+            order = sort_by_destination(graph)
         # The leakage rule: every task's held-out edges leave the message-passing graphs.
         held_out = [ls for name, s in self.splits.items()
                     for ls in self.task_classes[name].held_out(s)]
-        train_graph = message_passing_graph(graph, held_out, TRAIN)
+        train_graph = message_passing_graph(graph, held_out, TRAIN, order)
         for s in self.splits.values():
             if isinstance(s, InductiveLinkSplit):  # new users have no edge while training
                 train_graph = without_nodes(train_graph, s.edge_type[0], s.new_nodes)
         graphs = {"train": train_graph, "val": train_graph,
-                  "test": message_passing_graph(graph, held_out, VAL)}
+                  "test": message_passing_graph(graph, held_out, VAL, order)}
         self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
                                            self.shared_negatives, g)
         for split in SPLITS:
@@ -207,7 +214,7 @@ class GraphDataModule(L.LightningDataModule):
 
     @property
     def data_fingerprint(self) -> str:
-        return fingerprint(self.graph)
+        return self._data_fingerprint or fingerprint(self.graph)
 
     @property
     def split_fingerprint(self) -> str:

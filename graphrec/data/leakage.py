@@ -72,13 +72,16 @@ def hide_pairs(graph: HeteroData, edge_type: EdgeType, hidden: torch.Tensor) -> 
     return graph
 
 
-def message_passing_graph(data: HeteroData, links: list, max_split: int) -> HeteroData:
+def message_passing_graph(data: HeteroData, links: list, max_split: int,
+                          order: dict | None = None) -> HeteroData:
     """A shallow copy of ``data`` whose target edges keep only splits ``<= max_split``.
 
     Args:
         data: the full graph.
         links: the :class:`graphrec.data.splits.LinkSplit` of every link task.
         max_split: ``TRAIN`` (the train and val graphs) or ``VAL`` (the test graph).
+        order: edge type -> the positions, in the order the splits were drawn on, of
+            ``data``'s edges, for relations reordered since (``sort_by_destination``).
 
     Tensors of non-target relations are shared with ``data``, not copied.
     """
@@ -89,6 +92,9 @@ def message_passing_graph(data: HeteroData, links: list, max_split: int) -> Hete
                                (reverse_edge_type(et), ls.rev_edge_split, ls.rev_edge_pair)):
             if split is None:
                 continue
+            perm = (order or {}).get(t)
+            if perm is not None:
+                split, pair = split[perm], pair[perm]
             store = out[t]
             store["pair_id"] = pair
             keep_edges(store, split <= max_split)

@@ -48,8 +48,11 @@ def sorted_by_destination(edge_index: torch.Tensor) -> bool:
     return edge_index.size(1) < 2 or bool((edge_index[1, 1:] >= edge_index[1, :-1]).all())
 
 
-def sort_by_destination(graph: HeteroData) -> None:
+def sort_by_destination(graph: HeteroData) -> dict:
     """Orders every relation's edges by destination node, in place, with their attributes.
+
+    Returns edge type -> the permutation applied (new position -> old position), for the
+    relations that were not already in order.
 
     Neighbour samplers read a graph in CSC form, its edges grouped by destination. Sorted
     this way, ``edge_index[0]`` already is that form's row array and no permutation is
@@ -58,10 +61,14 @@ def sort_by_destination(graph: HeteroData) -> None:
     message-passing graphs select edges with masks, which keeps the order. Stable, so
     edges into one node keep their relative order.
     """
-    for store in graph.edge_stores:
+    order = {}
+    for et in graph.edge_types:
+        store = graph[et]
         ei = store.edge_index
         if not sorted_by_destination(ei):
-            select_edges(store, torch.argsort(ei[1], stable=True), ei.size(1))
+            order[et] = torch.argsort(ei[1], stable=True)
+            select_edges(store, order[et], ei.size(1))
+    return order
 
 
 class HideSupervision:

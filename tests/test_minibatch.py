@@ -143,8 +143,11 @@ def test_sorted_mini_batch_data_keeps_the_fingerprint_of_its_source(dm):
     for split in ("train", "test"):
         a, b = (m.batches[split]["graph"][et] for m in (full, dm))
         assert _pairs(a.edge_index) == _pairs(b.edge_index)
-        tagged = {(*e, p) for e, p in zip(a.edge_index.t().tolist(), a.pair_id.tolist())}
-        assert tagged == {(*e, p) for e, p in zip(b.edge_index.t().tolist(), b.pair_id.tolist())}
+    a, b = (m.batches["train"]["graph"][et] for m in (full, dm))
+    tagged = {(*e, p) for e, p in zip(a.edge_index.t().tolist(), a.pair_id.tolist())}
+    assert tagged == {(*e, p) for e, p in zip(b.edge_index.t().tolist(), b.pair_id.tolist())}
+    # Only training hides pairs: the test graph carries no pair ids.
+    assert "pair_id" not in dm.batches["test"]["graph"][et]
 
 
 def test_sorting_by_destination_moves_every_edge_attribute_along():

@@ -21,6 +21,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graphrec.data.schema import EdgeType, reverse_edge_type
+from graphrec.data.splits import TRAIN
 
 
 def target_edge_types(graph: HeteroData, edge_type: EdgeType) -> list[EdgeType]:
@@ -94,8 +95,11 @@ def message_passing_graph(data: HeteroData, links: list, max_split: int,
                 continue
             perm = (order or {}).get(t)
             if perm is not None:
-                split, pair = split[perm], pair[perm]
+                split = split[perm]
             store = out[t]
-            store["pair_id"] = pair
+            # Only training hides pairs; an evaluation graph needs no pair ids (at a million
+            # users they are 8 bytes for each of tens of millions of edges).
+            if max_split == TRAIN:
+                store["pair_id"] = pair if perm is None else pair[perm]
             keep_edges(store, split <= max_split)
     return out

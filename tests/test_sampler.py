@@ -497,3 +497,41 @@ def test_factory_prefers_compiled_sampler(monkeypatch):
     assert type(make_neighbor_sampler(data, [2], disjoint=True)) is TorchNeighborSampler
     monkeypatch.setattr(torch_geometric.typing, "WITH_PYG_LIB", True)
     assert type(make_neighbor_sampler(data, [2], time_attr="time")) is NeighborSampler
+
+
+def test_table_relabelling_equals_sorting_and_leaves_the_table_clean():
+    from graphrec.data.sampler import _UNSEEN, _relabel, _relabel_into
+
+    g = torch.Generator().manual_seed(0)
+    for num_seen, num_found in ((0, 50), (7, 0), (20, 200), (30, 5)):
+        seen = torch.randperm(40, generator=g)[:num_seen]
+        found = torch.randint(0, 40, (num_found,), generator=g)  # repeats, seen and unseen
+        table = torch.full((40,), _UNSEEN)
+        table[seen] = torch.arange(num_seen)
+        local, new = _relabel_into(table, num_seen, found)
+        want_local, want_new = _relabel(seen, found)
+        assert torch.equal(local, want_local) and torch.equal(new, want_new)
+        # The table now knows every node of the batch, at its local index.
+        everything = torch.cat([seen, new])
+        assert torch.equal(table[everything], torch.arange(everything.numel()))
+    # Between batches the sampler's tables hold no node: a batch drawn after another equals
+    # the same batch from a fresh sampler.
+    data = random_hetero_graph()
+    used = TorchNeighborSampler(data, [3, 2])
+    loader = NeighborLoader(data, [3, 2], input_nodes="user", batch_size=16,
+                            neighbor_sampler=used)
+    list(loader)
+    assert all((t == _UNSEEN).all() for t in used._slot_tables.values())
+    seeds = torch.tensor([5, 1, 5, 30])  # a repeated seed keeps its first position
+    torch.manual_seed(1)
+    a = NeighborLoader(data, [3, 2], input_nodes=("user", seeds), batch_size=4,
+                       neighbor_sampler=used)
+    batch_a = next(iter(a))
+    torch.manual_seed(1)
+    b = NeighborLoader(data, [3, 2], input_nodes=("user", seeds), batch_size=4,
+                       neighbor_sampler=TorchNeighborSampler(data, [3, 2]))
+    batch_b = next(iter(b))
+    for t in data.node_types:
+        assert torch.equal(batch_a[t].n_id, batch_b[t].n_id)
+    for et in data.edge_types:
+        assert torch.equal(batch_a[et].edge_index, batch_b[et].edge_index)

@@ -88,6 +88,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         learned = any(p.requires_grad for p in module.parameters())
         if learned:  # non-learned baselines (model=heuristic) have nothing to fit
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            release_training_state(trainer.optimizers, module)
         # Under DDP only rank 0 saves checkpoints; every rank restores rank 0's best one.
         best = trainer.strategy.broadcast(checkpoint.best_model_path) or None
         val = trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False,
@@ -124,6 +125,18 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
     except BaseException:
         finish_wandb(1)
         raise
+
+
+def release_training_state(optimizers: Sequence, module) -> None:
+    """Drops the optimizer state and the gradients once training is over.
+
+    Validation and test read the weights only, and resuming reads ``last.ckpt``, written
+    during fit; at a million users the Adam moments of the ID and text tables are over a
+    gigabyte that the layer-wise evaluation would otherwise have to fit beside.
+    """
+    for optimizer in optimizers:
+        optimizer.state.clear()
+    module.zero_grad(set_to_none=True)
 
 
 def _model_checkpoint(spec: dict) -> ModelCheckpoint:

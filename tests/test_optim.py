@@ -86,3 +86,20 @@ def test_state_round_trips_through_a_checkpoint():
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="invalid AdamW"):
         DenseSparseAdamW([nn.Parameter(torch.zeros(1))], lr=-1)
+
+
+def test_training_state_is_released_after_fit():
+    from graphrec.train import release_training_state
+
+    table = torch.nn.Embedding(50, 4, sparse=True)
+    dense = torch.nn.Linear(4, 1)
+    module = torch.nn.ModuleDict({"table": table, "dense": dense})
+    opt = DenseSparseAdamW(module.parameters(), lr=0.1)
+    dense(table(torch.tensor([1, 2, 3]))).sum().backward()
+    opt.step()
+    assert len(opt.state) == 3 and table.weight.grad is not None
+    weights = [p.detach().clone() for p in module.parameters()]
+    release_training_state([opt], module)
+    assert len(opt.state) == 0
+    assert all(p.grad is None for p in module.parameters())
+    assert all(torch.equal(p, w) for p, w in zip(module.parameters(), weights))

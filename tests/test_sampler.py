@@ -535,3 +535,22 @@ def test_table_relabelling_equals_sorting_and_leaves_the_table_clean():
         assert torch.equal(batch_a[t].n_id, batch_b[t].n_id)
     for et in data.edge_types:
         assert torch.equal(batch_a[et].edge_index, batch_b[et].edge_index)
+
+
+def test_a_batch_that_fails_midway_leaves_no_node_in_the_tables(monkeypatch):
+    import graphrec.data.sampler as module
+
+    data = random_hetero_graph()
+    sampler = TorchNeighborSampler(data, [3, 2])
+    real = module._relabel_into
+
+    def fail_after_writing(table, num_seen, found):
+        real(table, num_seen, found)  # the table now holds this hop's nodes
+        raise RuntimeError("stopped midway")
+
+    monkeypatch.setattr(module, "_relabel_into", fail_after_writing)
+    loader = NeighborLoader(data, [3, 2], input_nodes="user", batch_size=16,
+                            neighbor_sampler=sampler)
+    with pytest.raises(RuntimeError, match="stopped midway"):
+        next(iter(loader))
+    assert all((t == module._UNSEEN).all() for t in sampler._slot_tables.values())

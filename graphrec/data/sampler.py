@@ -203,7 +203,14 @@ class TorchNeighborSampler(NeighborSampler):
             ``SamplerOutput`` for ``Data``, ``HeteroSamplerOutput`` for ``HeteroData``.
         """
         with self.thread_policy.limit():
-            return self._sample_under_policy(seed, seed_time)
+            try:
+                return self._sample_under_policy(seed, seed_time)
+            except BaseException:
+                # A batch stopped midway leaves nodes in the relabelling tables: clear them
+                # whole (the normal path resets only the batch's own nodes).
+                for table in (getattr(self, "_slot_tables", None) or {}).values():
+                    table.fill_(_UNSEEN)
+                raise
 
     def _slots(self, num_nodes: dict[NodeType, int]) -> dict[NodeType, Tensor] | None:
         """Node id -> local index tables for relabelling (see ``_relabel_into``), made on
@@ -291,7 +298,8 @@ def _sample_hops(
         edge_time: Time per edge in CSC order, shape ``(num_edges,)``, per edge type.
         seed_time: Time per seed, shape ``(num_seeds,)``; defaults to the seeds' node time.
         slots: Per node type, a ``(num_nodes,)`` table holding ``_UNSEEN`` everywhere, used to
-            relabel without sorting (not in disjoint mode); left as it was found.
+            relabel without sorting (not in disjoint mode); left as it was found when the
+            sampling completes.
 
     Returns:
         The sampled subgraph with local ``row``/``col`` indices and CSC edge positions.
@@ -332,37 +340,6 @@ def _sample_hops(
     if slots is not None:
         for t in node_types:  # the seeds (a repeated seed: its first position)
             slots[t].scatter_reduce_(0, keys[t], torch.arange(keys[t].numel()), "amin")
-    try:
-        _expand(graph, keys, frontier, fanouts, num_hops, size, disjoint, strategy, node_time,
-                edge_time, root_time if node_time is not None or edge_time is not None else None,
-                slots, rows, cols, edges, num_sampled_nodes, num_sampled_edges)
-    finally:
-        if slots is not None:  # back to all-unseen for the next batch
-            for t in node_types:
-                slots[t][keys[t]] = _UNSEEN
-
-
-    node, batch = keys, None
-    if disjoint:
-        node = {t: v % size[t] for t, v in keys.items()}
-        batch = {t: v // size[t] for t, v in keys.items()}
-    return HeteroSamplerOutput(
-        node=node,
-        row={k: torch.cat(v) if v else empty for k, v in rows.items()},
-        col={k: torch.cat(v) if v else empty for k, v in cols.items()},
-        edge={k: torch.cat(v) if v else empty for k, v in edges.items()},
-        batch=batch,
-        num_sampled_nodes=num_sampled_nodes,
-        num_sampled_edges=num_sampled_edges,
-    )
-
-
-def _expand(graph, keys, frontier, fanouts, num_hops, size, disjoint, strategy, node_time,
-            edge_time, root_time, slots, rows, cols, edges, num_sampled_nodes,
-            num_sampled_edges) -> None:
-    """The hops of :func:`_sample_hops`: grows ``keys`` and fills the per-edge-type lists
-    (``rows``, ``cols``, ``edges``, the counts) in place."""
-    node_types = list(keys)
     for hop in range(num_hops):
         found: dict[NodeType, list[tuple[EdgeType, Tensor]]] = {t: [] for t in node_types}
         for edge_type, (colptr, row) in graph.items():
@@ -409,6 +386,23 @@ def _expand(graph, keys, frontier, fanouts, num_hops, size, disjoint, strategy, 
                 keys[t] = torch.cat([keys[t], new])
             frontier[t] = (num_old, keys[t].numel())
             num_sampled_nodes[t].append(keys[t].numel() - num_old)
+
+    if slots is not None:  # back to all-unseen for the next batch
+        for t in node_types:
+            slots[t][keys[t]] = _UNSEEN
+    node, batch = keys, None
+    if disjoint:
+        node = {t: v % size[t] for t, v in keys.items()}
+        batch = {t: v // size[t] for t, v in keys.items()}
+    return HeteroSamplerOutput(
+        node=node,
+        row={k: torch.cat(v) if v else empty for k, v in rows.items()},
+        col={k: torch.cat(v) if v else empty for k, v in cols.items()},
+        edge={k: torch.cat(v) if v else empty for k, v in edges.items()},
+        batch=batch,
+        num_sampled_nodes=num_sampled_nodes,
+        num_sampled_edges=num_sampled_edges,
+    )
 
 
 def _sample_ranges(start: Tensor, stop: Tensor, k: int) -> tuple[Tensor, Tensor]:

@@ -107,8 +107,7 @@ class MessagePassingEncoder(Encoder):
                 ei = {et: e for et, e in sub.edge_index_dict.items() if et[2] == nt}
                 h = layer({et: (xs[et[0]], xs[nt][:n]) for et in ei}, ei) if ei else {}
             else:
-                h = {t: v[:n] for t, v in layer(xs, sub.edge_index_dict).items()
-                     if t == nt and v is not None}
+                h = layer(xs, sub.edge_index_dict)
             yield self._update(xs[nt][:n], h[nt][:n] if nt in h else None, norm)
 
 

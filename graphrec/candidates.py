@@ -3,9 +3,10 @@
 Three scorers, one contract (``(scores [Q, K], index [Q, K])``, best first, ``-1`` where a
 query has fewer admissible candidates):
 
-* a bilinear decoder (``dot``, ``distmult``): one chunked matrix product + top-K
-  (:func:`graphrec.metrics.retrieval.topk_retrieval`), or an approximate faiss index
-  (:mod:`graphrec.ann`) for large catalogues;
+* a bilinear decoder (``dot``, ``distmult``): the exact top-K, screened by bf16 scores
+  where the CPU multiplies bf16 fast (:mod:`graphrec.metrics.screened_topk`), otherwise
+  one chunked matrix product + top-K (:func:`graphrec.metrics.retrieval.topk_retrieval`),
+  or an approximate faiss index (:mod:`graphrec.ann`) for large catalogues;
 * any other decoder, including those that read the graph (NCN-style): ``task.score`` on
   (query, candidate) blocks, ``[C, 1]`` sources against ``[1, N]`` candidates;
 * a heuristic (``model=heuristic``): its scorer on the same blocks of id pairs.
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor
 
 from graphrec.metrics.retrieval import topk_retrieval
+from graphrec.metrics.screened_topk import bf16_is_fast, screened_topk
 from graphrec.models.decoders import DistMult, DotProduct
 
 # Scores alive at once for a pairwise decoder: block rows * candidates * embedding width.
@@ -128,6 +130,8 @@ def top_k(module, task_name: str, z, graph, queries: Tensor, k: int, exclude: Te
             from graphrec.ann import faiss_topk
 
             return faiss_topk(q, z[d], k, exclude, **(ann_options or {}))
+        if bf16_is_fast():  # same answer, screened by bf16 scores (screened_topk.py)
+            return screened_topk(q, z[d], k, exclude)
         rows = max(1, min(chunk, SCORE_BUDGET // max(1, n_cand)))
         return topk_retrieval(q, z[d], k, exclude, chunk_size=rows)
     if index == "faiss":

@@ -39,6 +39,7 @@ from torch_geometric.data import HeteroData
 from graphrec.ann import build_index, faiss_topk
 from graphrec.candidates import SCORE_BUDGET, embed, known_pairs, top_k
 from graphrec.metrics.retrieval import topk_retrieval
+from graphrec.metrics.screened_topk import bf16_is_fast, screened_topk
 from graphrec.reasons import explain
 from graphrec.runtime import CONFIG_DIR, build_datamodule, rebuild_from_checkpoint
 from graphrec.sources.synthetic import generate_social_graph
@@ -96,6 +97,8 @@ def main() -> None:
     p.add_argument("--exact-queries", type=int, default=None,
                    help="exact path on the first N users only, extrapolated (default: all)")
     p.add_argument("--chunk", type=int, default=1024)
+    p.add_argument("--plain-queries", type=int, default=2048,
+                   help="users ranked by the plain float32 path too, as the reference")
     p.add_argument("--nprobe", type=int, default=32)
     p.add_argument("--nlist", type=int, default=None)
     p.add_argument("--reason-pairs", type=int, default=200_000,
@@ -112,9 +115,10 @@ def main() -> None:
         lean = stage("data (generate)", lambda: LeanGraph(args.users), report)
         graph, z = lean.graph, lean.z
 
-        def exact_top(queries, exclude):
-            rows = max(1, min(args.chunk, SCORE_BUDGET // n))  # as top_k caps it
-            return topk_retrieval(z["user"][queries], z["user"], args.k, exclude, rows)
+        def exact_top(queries, exclude):  # as top_k does for a dot decoder
+            if bf16_is_fast():
+                return screened_topk(z["user"][queries], z["user"], args.k, exclude)
+            return plain_top(queries, exclude)
     else:
         dm, module = stage("data (generate + split)", lambda: build(args), report)
         graph = dm.graph
@@ -123,16 +127,39 @@ def main() -> None:
         def exact_top(queries, exclude):
             return top_k(module, "friend", z, graph, queries, args.k, exclude, args.chunk)
     n = graph["user"].num_nodes
+
+    def plain_top(queries, exclude):  # the float32 product + top-K, every pair scored
+        rows = max(1, min(args.chunk, SCORE_BUDGET // n))  # as top_k caps it
+        return topk_retrieval(z["user"][queries], z["user"], args.k, exclude, rows)
+
     m = min(n, args.exact_queries or n)
     queries = torch.arange(m)
     exclude = known_pairs(graph, FRIENDS, queries)
-    _, exact = stage(f"exact top-{args.k}, {m} users", lambda: exact_top(queries, exclude),
-                     report)
+    exact_scores, exact = stage(f"exact top-{args.k}, {m} users",
+                                lambda: exact_top(queries, exclude), report)
     exact_s = report[f"exact top-{args.k}, {m} users"]["seconds"]
     report["exact_all_users_seconds"] = round(exact_s * n / m, 1)
     report["exact_extrapolated"] = m < n
     print(f"exact, all {n} users: {exact_s * n / m:.1f} s"
           + (f" (extrapolated from {m})" if m < n else ""), flush=True)
+    report["bf16_screen"] = bf16_is_fast()
+
+    if args.plain_queries and "user" in z:  # the reference: every pair in float32
+        r = min(args.plain_queries, m)
+        first = torch.arange(r)
+        sub_exclude = exclude[:, exclude[0] < r]
+        name = f"plain float32 top-{args.k}, {r} users"
+        plain_s, plain_i = stage(name, lambda: plain_top(first, sub_exclude), report)
+        plain_all = report[name]["seconds"] * n / r
+        report["plain_all_users_seconds"] = round(plain_all, 1)
+        report["exact_speedup_vs_plain"] = round(plain_all / (exact_s * n / m), 2)
+        same = float((plain_i == exact[:r]).float().mean())
+        report["exact_same_ids_as_plain"] = round(same, 6)
+        finite = plain_s.isfinite()
+        report["exact_max_score_diff_vs_plain"] = float(
+            (plain_s[finite] - exact_scores[:r][finite]).abs().max())
+        print(f"plain float32, all {n} users: {plain_all:.1f} s (extrapolated from {r}); "
+              f"{report['exact_speedup_vs_plain']}x; same ids {same:.6f}", flush=True)
 
     index = stage("faiss IVF build", lambda: build_index(z["user"], "ivf", args.nlist,
                                                          args.nprobe), report)

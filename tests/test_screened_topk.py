@@ -107,6 +107,20 @@ def test_negative_and_exhausted_queries_fall_back_exactly():
     assert (got[1][5, 7:] == -1).all() and (got[1][5, :7] >= 0).all()
 
 
+def test_gives_up_where_nothing_can_be_pruned():
+    """Every row scores about 8 while norms differ in dimensions the queries do not see:
+    every pair is within the margin, so the plain path takes over."""
+    g = torch.Generator().manual_seed(6)
+    c = torch.cat([torch.ones(5000, 8) + 1e-3 * torch.randn(5000, 8, generator=g),
+                   10 * torch.randn(5000, 8, generator=g)], 1)
+    q = torch.cat([c[:200, :8], torch.zeros(200, 8)], 1)
+    stats = {}
+    got = screened.screened_topk(q, c, 10, None, stats=stats, **SMALL)
+    assert_exact(q, c, 10, None, got)
+    assert stats["fallback"] == 200
+    assert stats["blocks"] == 1  # the first block gave up; no later block was screened
+
+
 def test_non_finite_inputs_behave_as_the_plain_path():
     c = clustered(3000)
     c[7, 3] = float("nan")

@@ -46,6 +46,9 @@ from graphrec.metrics.retrieval import _GroupedPairs, topk_retrieval
 SUB = 8  # rows per sub-group maximum; 8 of them make a group of 64
 MARGIN = 4 * 2.0**-8  # |bf16 score - exact| <= MARGIN |q| |c| (module docstring)
 REFRESH_TILES = 4  # tiles whose group maxima tighten the bound; later it is tight already
+# Rescoring a pair costs about 300 pairs of the plain product: past 3 tiles, a screen that
+# rescores more than 0.3% of the pairs it scanned (beyond 8k per query) stops.
+GIVE_UP_AFTER, GIVE_UP_FRACTION, GIVE_UP_SLACK = 3, 0.003, 8
 
 
 @functools.cache
@@ -129,6 +132,7 @@ class _Screen:
         self.c_bf[:n - seed] = self.c[seed:]
         self.tile_max = cnorm[self.order[seed::tile]].tolist()  # largest norm of each tile
         self.stats = dict.fromkeys(("blocks", "tiles", "rescored", "fallback"), 0)
+        self.gave_up = False
         self.exclude = None
         if exclude_index is not None and exclude_index.numel():
             self.exclude = _GroupedPairs.build(exclude_index[0], exclude_index[1], q.size(0), n)
@@ -140,6 +144,9 @@ class _Screen:
         fallback = []
         for start in range(0, num_q, self.block):
             end = min(start + self.block, num_q)
+            if self.gave_up:  # geometry the screen cannot prune: the rest go plain too
+                fallback.append(torch.arange(start, end))
+                continue
             s, i, unsure = self._block(start, end)
             top_s[start:end], top_i[start:end] = s, i
             fallback.append(unsure.nonzero().view(-1) + start)
@@ -193,6 +200,7 @@ class _Screen:
         qt = q.T.to(torch.bfloat16).contiguous()
         buffer = torch.empty(tile * b, dtype=torch.bfloat16)
         lane = torch.arange(SUB)
+        rescored = scanned = 0
         for t in range(self.n_tiles):
             # A query is done when no candidate from here on (norms only fall) can beat
             # its k-th best: those leave the product, the rest go on.
@@ -244,6 +252,12 @@ class _Screen:
             p = first + sg[pi] * SUB + j
             self.stats["rescored"] += p.numel()
             best_s, best_p = self._merge(best_s, best_p, qi, p, (q[qi] * self.c[p]).sum(1))
+            # When the bound prunes too little (rows alike in score, say), stop screening.
+            rescored, scanned = rescored + p.numel(), scanned + tile * w
+            allowed = GIVE_UP_FRACTION * scanned + GIVE_UP_SLACK * k * b
+            if t >= GIVE_UP_AFTER and rescored > allowed:
+                self.gave_up = True
+                return best_s, best_p, torch.ones(b, dtype=torch.bool)
         ids = self.order[best_p]
         top_i = torch.where(torch.isfinite(best_s), ids, torch.full_like(ids, -1))
         # The int16 keys order positive scores only, so a screen is sound when the k-th

@@ -205,3 +205,19 @@ def test_an_unusable_reference_python_fails_the_compiled_rows(tmp_path):
     ref = bench_all.find_reference(str(tmp_path / "no-python"))
     assert ref.python is None and ref.blocked[0] == "failed"
     assert bench_all.sampler_bench(True, ref).runs[1].blocked == ref.blocked
+
+
+def test_recommend_rows_give_the_speed_up_over_float32_and_check_five_minutes(capsys):
+    result = {"exact_all_users_seconds": 250.0, "plain_all_users_seconds": 5000.0,
+              "exact_same_ids_as_plain": 1.0, "peak_rss_gib": 4.7, "faiss_seconds": 600.0,
+              "faiss_recall@20": 0.58}
+    runner = FakeRunner({"recommend.py": ok(result)})
+    code, out = run_main(capsys, ["--only", "recommend"], runner)
+    rows = table_rows(out)
+    exact = rows["exact top-20, all users, s (ref: float32 product + top-k)"]
+    assert exact[2:5] == ["250", "5,000", "20x faster"]
+    assert exact[-2:] == ["<= 5 min at 1M users", "yes"]
+    runner = FakeRunner({"recommend.py": ok({**result, "exact_all_users_seconds": 301.0})})
+    _, out = run_main(capsys, ["--only", "recommend"], runner)
+    assert table_rows(out)["exact top-20, all users, s (ref: float32 product + top-k)"][-1] \
+        == "no"

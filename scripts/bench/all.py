@@ -259,10 +259,29 @@ def memory_bench(quick: bool, ref: Reference) -> Bench:
     ))
 
 
+def recommend_bench(quick: bool, ref: Reference) -> Bench:
+    # docs/recommend.md: --lean (the graph's users and friends, fixed user vectors).
+    size = ("--users", "50000", "--plain-queries", "1024", "--reason-pairs", "0") if quick \
+        else ()
+    run = "top-20 friends for every user"
+    return Bench("recommend", (Run(run, "recommend.py", ("--lean", "--json", *size)),), (
+        Figure("exact top-20, all users, s (ref: float32 product + top-k)", run,
+               "exact_all_users_seconds", "plain_all_users_seconds", faster=True,
+               target=Target("value", "<=", 300, "<= 5 min at 1M users")),
+        Figure("exact lists: share of ids as the float32 path's", run,
+               "exact_same_ids_as_plain"),
+        Figure("peak RSS of the run, GiB", run, "peak_rss_gib",
+               target=Target("value", "<=", 8, "<= 8 GiB")),
+        Figure("faiss IVF top-20, all users, s", run, "faiss_seconds"),
+        Figure("faiss recall@20 against exact", run, "faiss_recall@20"),
+    ))
+
+
 BENCHES: dict[str, Callable[[bool, Reference], Bench]] = {
     "main": main_bench, "gae": gae_bench, "heuristics": heuristics_bench,
     "sampler": sampler_bench, "contention": contention_bench, "retrieval": retrieval_bench,
     "scale": scale_bench, "text": text_bench, "memory": memory_bench,
+    "recommend": recommend_bench,
 }
 NEEDS_REFERENCE = {"sampler", "contention"}
 

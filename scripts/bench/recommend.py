@@ -107,6 +107,8 @@ def main() -> None:
     p.add_argument("--lean", action="store_true",
                    help="no split or encoder: fixed user vectors (see the docstring)")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
+    p.add_argument("--json", action="store_true",
+                   help="print the figures as one JSON line last (for scripts/bench/all.py)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     report = {"args": vars(args), "untrained": args.ckpt is None}
@@ -138,6 +140,7 @@ def main() -> None:
     exact_scores, exact = stage(f"exact top-{args.k}, {m} users",
                                 lambda: exact_top(queries, exclude), report)
     exact_s = report[f"exact top-{args.k}, {m} users"]["seconds"]
+    report["exact_peak_rss_gib"] = report[f"exact top-{args.k}, {m} users"]["peak_rss_gib"]
     report["exact_all_users_seconds"] = round(exact_s * n / m, 1)
     report["exact_extrapolated"] = m < n
     print(f"exact, all {n} users: {exact_s * n / m:.1f} s"
@@ -156,8 +159,11 @@ def main() -> None:
         same = float((plain_i == exact[:r]).float().mean())
         report["exact_same_ids_as_plain"] = round(same, 6)
         finite = plain_s.isfinite()
-        report["exact_max_score_diff_vs_plain"] = float(
-            (plain_s[finite] - exact_scores[:r][finite]).abs().max())
+        diff = (plain_s[finite] - exact_scores[:r][finite]).abs()
+        report["exact_max_score_diff_vs_plain"] = float(diff.max())
+        # Float32 products summed in another order differ in the last bits.
+        report["exact_max_rel_score_diff_vs_plain"] = float(
+            (diff / plain_s[finite].abs().clamp_min(1e-30)).max())
         print(f"plain float32, all {n} users: {plain_all:.1f} s (extrapolated from {r}); "
               f"{report['exact_speedup_vs_plain']}x; same ids {same:.6f}", flush=True)
 
@@ -168,6 +174,7 @@ def main() -> None:
     _, approx = stage(f"faiss top-{args.k}, {n} users",
                       lambda: faiss_topk(z["user"], z["user"], args.k, all_exclude,
                                          index=index), report)
+    report["faiss_seconds"] = report[f"faiss top-{args.k}, {n} users"]["seconds"]
     a, e = approx[:m], exact
     hits = (a[:, :, None] == e[:, None, :]) & (e[:, None, :] >= 0)
     recall = float(hits.any(1).sum() / (e >= 0).sum())
@@ -183,9 +190,13 @@ def main() -> None:
         spec = [{"name": "mutual_friends", "src": FRIENDS, "dst": FRIENDS}]
         stage(f"mutual friends, {r} pairs", lambda: explain(graph, spec, src, dst, raw),
               report)
+    report["peak_rss_gib"] = max(v["peak_rss_gib"] for v in report.values()
+                                 if isinstance(v, dict) and "peak_rss_gib" in v)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(report, f, indent=2)
+    if args.json:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -219,6 +219,7 @@ class _Screen:
             first = seed + t * tile
             scores = buffer[:tile * w].view(tile, w)
             torch.matmul(self.c_bf[t * tile:(t + 1) * tile], qt, out=scores)
+            scanned += tile * w
             keys = scores.view(torch.int16)
             lo, hi = bounds[t + 1], bounds[t + 2]
             if hi > lo:
@@ -253,16 +254,16 @@ class _Screen:
             self.stats["rescored"] += p.numel()
             best_s, best_p = self._merge(best_s, best_p, qi, p, (q[qi] * self.c[p]).sum(1))
             # When the bound prunes too little (rows alike in score, say), stop screening.
-            rescored, scanned = rescored + p.numel(), scanned + tile * w
+            rescored += p.numel()
             allowed = GIVE_UP_FRACTION * scanned + GIVE_UP_SLACK * k * b
             if t >= GIVE_UP_AFTER and rescored > allowed:
                 self.gave_up = True
-                return best_s, best_p, torch.ones(b, dtype=torch.bool)
+                break
         ids = self.order[best_p]
         top_i = torch.where(torch.isfinite(best_s), ids, torch.full_like(ids, -1))
         # The int16 keys order positive scores only, so a screen is sound when the k-th
         # best found stays above the margin: others are redone by the plain path.
-        unsure = ~(best_s[:, -1] - MARGIN * qnorm * self.cmax > 0)
+        unsure = ~(best_s[:, -1] - MARGIN * qnorm * self.cmax > 0) | self.gave_up
         return best_s, top_i, unsure
 
     def _merge(self, best_s, best_p, qi, p, s):

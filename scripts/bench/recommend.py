@@ -140,7 +140,6 @@ def main() -> None:
     exact_scores, exact = stage(f"exact top-{args.k}, {m} users",
                                 lambda: exact_top(queries, exclude), report)
     exact_s = report[f"exact top-{args.k}, {m} users"]["seconds"]
-    report["exact_peak_rss_gib"] = report[f"exact top-{args.k}, {m} users"]["peak_rss_gib"]
     report["exact_all_users_seconds"] = round(exact_s * n / m, 1)
     report["exact_extrapolated"] = m < n
     print(f"exact, all {n} users: {exact_s * n / m:.1f} s"

@@ -133,3 +133,30 @@ def test_gcn_trains_and_evaluates_under_the_neighbor_loader():
     torch.testing.assert_close(z["paper"], module.encoder(val["graph"])["paper"])
     metrics = module.tasks["link"].evaluate(z, val["targets"]["link"], val["graph"])
     assert metrics["mrr"] > 0
+
+
+def test_input_and_output_dropout_act_in_training_only():
+    torch.manual_seed(0)
+    n, ei = 30, _graph()
+    x = torch.rand(n, 12) * (torch.rand(n, 12) < 0.05)  # sparse: the eval path stays sparse
+    plain = GCN(n, 12, 8, 4)
+    model = GCN(n, 12, 8, 4, input_dropout=0.5, output_dropout=0.5)
+    model.load_state_dict(plain.state_dict())
+    model.eval()
+    torch.testing.assert_close(model(x, ei, n), plain(x, ei, n))
+    model.train()
+    torch.manual_seed(1)
+    out = model(x, ei, n)
+    # Output dropout zeroes about half the entries and scales the rest by 2.
+    zeroed = (out == 0).float().mean().item()
+    assert 0.35 < zeroed < 0.65
+    # Input dropout alone: the same as feeding the surviving features, scaled by 2, to the
+    # plain model (same random draw).
+    only_in = GCN(n, 12, 8, 4, input_dropout=0.5).train()
+    only_in.load_state_dict(plain.state_dict())
+    torch.manual_seed(2)
+    got = only_in(x, ei, n)
+    torch.manual_seed(2)
+    kept = torch.nn.functional.dropout(x, 0.5)
+    torch.testing.assert_close(got, plain(kept, ei, n))
+    assert not torch.allclose(got, plain(x, ei, n))

@@ -185,3 +185,78 @@ def test_ncn_recipes_take_the_dot_decoder_whole(recipe):
     assert ncn.model.decoder.hidden == 256 and ncn.model.decoder.cn_weight == "none"
     assert dict(dot.model.decoder) == {"_target_": "graphrec.models.decoders.DotProduct"}
     build_decoder(dict(dot.model.decoder), dim=16)
+
+
+def test_edge_dropout_counts_common_neighbours_on_a_thinned_graph_in_training_only():
+    from graphrec.models.ncn import drop_entries
+
+    a, ei = _random_graph(n=60, p=0.3)
+    n = a.size(0)
+    adj = Adjacency.from_edge_index(ei, n)
+    torch.manual_seed(0)
+    thin = drop_entries(adj, 0.4)
+    kept = torch.zeros(n, n)
+    kept[thin.row, thin.col] = 1
+    assert bool((kept <= a).all())  # only real entries, each once
+    assert len(thin.col) == int(kept.sum())
+    assert 0.5 < len(thin.col) / len(adj.col) < 0.7
+    assert torch.equal(thin.out_deg, kept.sum(1).long())
+    assert torch.equal(thin.in_deg, kept.sum(0).long())
+    # The intersection reads the thinned graph as it would a fresh one (dense reference).
+    x = torch.randn(n, 3, dtype=torch.float64)
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    pairs = torch.stack([u.reshape(-1), v.reshape(-1)])
+    out, _ = common_neighbour_sum(thin, x, pairs, budget=101)
+    ref = (kept[pairs[0]] * kept[pairs[1]]).double() @ x
+    assert torch.allclose(out, ref)
+    # The decoder thins only in training: evaluation scores are deterministic.
+    from torch_geometric.data import HeteroData
+
+    graph = HeteroData()
+    graph["user"].num_nodes = n
+    graph[FRIEND].edge_index = ei
+    dec = build_decoder({**NCN, "edge_dropout": 0.4}, 4, edge_type=FRIEND)
+    z = {"user": torch.randn(n, 4)}
+    src, dst = pairs[0], pairs[1]
+    dec.eval()
+    assert torch.equal(dec(z, src, dst, graph), dec(z, src, dst, graph))
+    dec.train()
+    assert not torch.equal(dec(z, src, dst, graph), dec(z, src, dst, graph))
+    with pytest.raises(ConfigError, match="edge_dropout"):
+        build_decoder({**NCN, "edge_dropout": 1.0}, 4, edge_type=FRIEND)
+
+
+def test_log_heuristics_feed_log_aa_and_log_ra():
+    from torch_geometric.data import HeteroData
+
+    from graphrec.models.ncn import LOG_EPS
+
+    a, ei = _random_graph()
+    n = a.size(0)
+    graph = HeteroData()
+    graph["user"].num_nodes = n
+    graph[FRIEND].edge_index = ei
+    seen = {}
+    dec = build_decoder({**NCN, "heuristics": "log"}, 4, edge_type=FRIEND).eval()
+    dec.mlp.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    dec({"user": torch.randn(n, 4)}, u.reshape(-1), v.reshape(-1), graph)
+    deg = a.sum(1)
+    shared = a[u.reshape(-1)] * a[v.reshape(-1)]
+    aa = shared @ torch.where(deg > 1, 1 / deg.clamp(min=2).log(), 0.0)
+    ra = shared @ torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0)
+    h = seen["x"][:, -5:]
+    assert torch.allclose(h[:, 0], shared.sum(1).log1p(), atol=1e-5)
+    assert torch.allclose(h[:, 1], (aa + LOG_EPS).log(), atol=1e-4)
+    assert torch.allclose(h[:, 2], (ra + LOG_EPS).log(), atol=1e-4)
+    assert torch.allclose(h[:, 4], deg[v.reshape(-1)].log1p(), atol=1e-5)
+    with pytest.raises(ConfigError, match="heuristics"):
+        build_decoder({**NCN, "heuristics": "sqrt"}, 4, edge_type=FRIEND)
+
+
+def test_layer_norm_off_keeps_the_layer_indices_of_earlier_checkpoints():
+    dec = build_decoder({**NCN, "num_layers": 3}, 4, edge_type=FRIEND)
+    assert [k for k in dec.state_dict() if k.startswith("mlp.")] == [
+        "mlp.0.weight", "mlp.0.bias", "mlp.3.weight", "mlp.3.bias", "mlp.6.weight", "mlp.6.bias"]
+    normed = build_decoder({**NCN, "num_layers": 3, "layer_norm": True}, 4, edge_type=FRIEND)
+    assert sum(isinstance(m, torch.nn.LayerNorm) for m in normed.mlp) == 2

@@ -106,10 +106,16 @@ class GCN(nn.Module):
         hidden_channels, out_channels: widths (GAE: 32 and 16).
         num_layers: at least 1.
         dropout: on the input of every layer after the first (GAE: 0).
+        input_dropout: on the node features before the first layer (the NCN paper's Planetoid
+            runs drop 0.4-0.7 of Cora's and CiteSeer's bag-of-words entries); ignored when
+            featureless. The dropped features are multiplied densely (a sparse copy per step
+            would cost more than it saves at these sizes).
+        output_dropout: on the last layer's output (the same runs' "tail" dropout).
     """
 
     def __init__(self, num_nodes: int, x_dim: int, hidden_channels: int, out_channels: int,
-                 num_layers: int = 2, dropout: float = 0.0):
+                 num_layers: int = 2, dropout: float = 0.0, input_dropout: float = 0.0,
+                 output_dropout: float = 0.0):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers={num_layers}: a GCN needs at least one layer")
@@ -118,6 +124,7 @@ class GCN(nn.Module):
         self.convs = nn.ModuleList(
             GCNConv(dims[i], dims[i + 1]) for i in range(num_layers))
         self.dropout = nn.Dropout(dropout)
+        self.input_dropout, self.output_dropout = input_dropout, nn.Dropout(output_dropout)
         self.adjacency = TensorCache(normalized_adjacency)
         self.features = TensorCache(_sparse_features)
 
@@ -125,7 +132,12 @@ class GCN(nn.Module):
                 n_id: torch.Tensor | None = None) -> torch.Tensor:
         """``n_id``: global ids of a sampled subgraph's nodes (picks their rows of ``I W0``)."""
         adj = self.adjacency(edge_index, num_nodes)
-        h = None if self.featureless else self.features(x)
+        if self.featureless:
+            h = None
+        elif self.training and self.input_dropout > 0:
+            h = nn.functional.dropout(x.float(), self.input_dropout)
+        else:
+            h = self.features(x)
         for i, conv in enumerate(self.convs):
             weight = conv.lin.weight.t()
             if i:
@@ -135,4 +147,4 @@ class GCN(nn.Module):
             else:
                 h = h @ weight
             h = adj @ h + conv.bias
-        return h
+        return self.output_dropout(h)

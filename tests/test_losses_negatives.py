@@ -43,8 +43,27 @@ def test_losses_match_their_formulas():
     labels = torch.cat([torch.ones(2), torch.zeros(4)])
     assert torch.isclose(link_loss("bce", pos, neg), F.binary_cross_entropy(
         torch.sigmoid(torch.cat([pos, neg.reshape(-1)])), labels))
+    rank = 1 + torch.sigmoid((neg - pos[:, None]) / 0.5).sum(1)
+    assert torch.isclose(link_loss("approx_mrr", pos, neg, temperature=0.5), -(1 / rank).mean())
     with pytest.raises(ConfigError, match="bpr"):
         link_loss("hinge", pos, neg)
+
+
+def test_approx_mrr_tends_to_minus_the_mrr_and_ignores_settled_positives():
+    torch.manual_seed(0)
+    pos, neg = torch.randn(50), torch.randn(50, 20)
+    exact = 1 + (neg > pos[:, None]).sum(1)
+    assert torch.isclose(link_loss("approx_mrr", pos, neg, temperature=1e-4),
+                         -(1 / exact.float()).mean())
+    # A positive far below (or above) all its negatives gets almost no gradient; one among
+    # them gets the most: unlike InfoNCE, which pushes hardest on the hopeless one.
+    p = torch.tensor([-20.0, 0.0, 20.0], requires_grad=True)
+    link_loss("approx_mrr", p, torch.zeros(3, 5), temperature=1.0).backward()
+    g = -p.grad
+    assert g[1] > 100 * g[0] and g[1] > 100 * g[2]
+    q = torch.tensor([-20.0, 0.0, 20.0], requires_grad=True)
+    link_loss("infonce", q, torch.zeros(3, 5), temperature=1.0).backward()
+    assert -q.grad[0] > -q.grad[1]
 
 
 def _graph(n=60, seed=0):

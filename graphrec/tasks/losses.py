@@ -5,6 +5,11 @@
 * ``infonce``: sampled softmax of the positive among itself and its K negatives at
   temperature ``tau`` (``-log softmax([s+, s-_1..K] / tau)[0]``; Oord et al., 2018).
 * ``margin``: ``max(0, margin - s+ + s-)`` per (positive, negative).
+* ``approx_mrr``: minus the positive's reciprocal rank among its K negatives, the rank
+  smoothed as ``1 + sum_k sigmoid((s-_k - s+) / tau)`` (ApproxRank; Qin, Liu & Li, Information
+  Retrieval 2010). Positives already ranked far down or far up give almost no gradient, so
+  training spends itself on the contested first places that MRR is decided by; the
+  likelihood losses instead weigh most the positives no score can rescue.
 
 The ranking losses compare a positive only with its own negatives (same source), which is
 what MRR and Hits@K reward.
@@ -18,7 +23,7 @@ from torch import Tensor
 
 from graphrec.utils.errors import ConfigError
 
-LOSSES = ("bce", "bpr", "infonce", "margin")
+LOSSES = ("bce", "bpr", "infonce", "margin", "approx_mrr")
 
 
 def check_loss(name: str) -> str:
@@ -43,5 +48,8 @@ def link_loss(name: str, pos: Tensor, neg: Tensor, temperature: float = 0.1,
                                                    device=pos.device))
     if name == "margin":
         return F.relu(margin - pos[:, None] + neg).mean()
+    if name == "approx_mrr":
+        rank = 1 + torch.sigmoid((neg - pos[:, None]) / temperature).sum(1)
+        return -(1 / rank).mean()
     check_loss(name)
     raise AssertionError  # unreachable: check_loss raised

@@ -1,6 +1,6 @@
 """NCN's cost per training epoch against GAE's on Cora, same encoder and protocol.
 
-    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/ncn.py [--epochs 20] [--threads 1]
+    GRAPHREC_DATA_DIR=/path/to/data python scripts/bench/ncn.py [--epochs 20] [--threads 1|0]
 
 Both sides are ``experiment=ncn_cora`` (1-layer GCN, 256 channels, 70/10/20 split, 30% of
 the train citations supervise each step and leave its message passing); the GAE side swaps
@@ -52,9 +52,12 @@ def step_times(overrides: list[str], epochs: int) -> list[tuple[float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 0 leaves torch's default (what users get)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch threads: {torch.get_num_threads()}")
     sides = {"GAE (dot)": ["model/decoder=dot"], "NCN": []}
     med = {}
     for name, overrides in sides.items():

@@ -108,8 +108,10 @@ class GCN(nn.Module):
         dropout: on the input of every layer after the first (GAE: 0).
         input_dropout: on the node features before the first layer (the NCN paper's Planetoid
             runs drop 0.4-0.7 of Cora's and CiteSeer's bag-of-words entries); ignored when
-            featureless. The dropped features are multiplied densely (a sparse copy per step
-            would cost more than it saves at these sizes).
+            featureless. In training the dropped features are multiplied densely, which on
+            Cora makes a GAE step about 2x slower than the sparse product it replaces
+            (scripts/bench/ncn.py, docs/friend_prediction.md); masking the sparse values
+            instead would also need the transposed copy masked alike, not done.
         output_dropout: on the last layer's output (the same runs' "tail" dropout).
     """
 

@@ -50,7 +50,11 @@ class Adjacency:
         row, col = edge_index.long()
         if undirected:
             row, col = torch.cat([row, col]), torch.cat([col, row])
-        keys = torch.unique(row * num_nodes + col)
+        return cls.from_keys(torch.unique(row * num_nodes + col), num_nodes)
+
+    @classmethod
+    def from_keys(cls, keys: Tensor, num_nodes: int):
+        """From sorted, distinct ``row * N + col`` keys (a subset of another's keys is one)."""
         row, col = keys // num_nodes, keys % num_nodes
         out_deg = torch.bincount(row, minlength=num_nodes)
         rowptr = torch.cat([out_deg.new_zeros(1), torch.cumsum(out_deg, 0)])

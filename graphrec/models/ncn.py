@@ -82,12 +82,8 @@ def drop_entries(adj: Adjacency, p: float) -> Adjacency:
     neighbours are counted on a thinned graph, so the MLP cannot lean on any single shared
     neighbour. Entries stay sorted, so the intersection code reads the result as is.
     """
-    keep = torch.rand(len(adj.col), device=adj.col.device) >= p
-    row, col = adj.row[keep], adj.col[keep]
-    out_deg = torch.bincount(row, minlength=adj.num_nodes)
-    rowptr = torch.cat([out_deg.new_zeros(1), torch.cumsum(out_deg, 0)])
-    return Adjacency(adj.num_nodes, rowptr, row, col, adj.keys[keep], out_deg,
-                     torch.bincount(col, minlength=adj.num_nodes))
+    keep = torch.rand(len(adj.keys), device=adj.keys.device) >= p
+    return Adjacency.from_keys(adj.keys[keep], adj.num_nodes)
 
 
 def default_path(edge_type: tuple, edge_types) -> list[tuple]:

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from graphrec.checks import check_train_config
 from graphrec.resume import check_same_config, check_same_data, resume_checkpoint, wandb_run_id
 from graphrec.runtime import build_datamodule, first_line, load_checkpoint
+from graphrec.utils.allocator import map_large_allocations
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.plots import save_popularity_plots
@@ -42,6 +43,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence = ()) -> dict:
         ``{"val": {...}, "test": {...}, "best_ckpt": path, "provenance": {...}}``.
     """
     check_train_config(cfg)  # before any data is built: a typo costs no generation
+    map_large_allocations()  # freed data returns to the system (graphrec.utils.allocator)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     # Continuing (resume=<run> or ckpt_path=...): the checkpoint is opened safely and must
     # come from the same config; its data and split are compared once they are built.

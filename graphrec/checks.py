@@ -75,7 +75,8 @@ def check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_s
 
 
 def check_neighbor_args(num_neighbors=(15, 10), batch_size=1024, neg_sampling_ratio=1.0,
-                        eval_batch_size=4096, num_workers=0, **_) -> None:
+                        eval_batch_size=4096, eval_batch_edges=None, num_workers=0,
+                        **_) -> None:
     """The mini-batch options (keys ``data.neighbor.*``)."""
     if not isinstance(num_neighbors, (list, tuple)) or not num_neighbors or any(
             isinstance(k, bool) or not isinstance(k, int) or (k < 1 and k != -1)
@@ -84,6 +85,8 @@ def check_neighbor_args(num_neighbors=(15, 10), batch_size=1024, neg_sampling_ra
               "give one positive fan-out per layer (-1: all neighbours), e.g. [15,10]")
     integer("data.neighbor.batch_size", batch_size, 1)
     integer("data.neighbor.eval_batch_size", eval_batch_size, 1)
+    if eval_batch_edges is not None:
+        integer("data.neighbor.eval_batch_edges", eval_batch_edges, 1)
     number("data.neighbor.neg_sampling_ratio", neg_sampling_ratio, 0, low_open=True)
     integer("data.neighbor.num_workers", num_workers, 0)
 

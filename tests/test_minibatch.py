@@ -180,7 +180,8 @@ def test_layerwise_embedding_equals_the_full_graph_forward(dm):
             with torch.no_grad():
                 full = encoder(batch["graph"])
             for hoods in (batch["neighborhoods"],
-                          FullNeighborhoods(batch["graph"], dm.minibatch, 13)):
+                          FullNeighborhoods(batch["graph"], dm.minibatch, 13),
+                          FullNeighborhoods(batch["graph"], dm.minibatch, 512, 40)):
                 z = encoder.inference(batch["graph"], hoods)
                 for nt, value in full.items():
                     torch.testing.assert_close(z[nt], value, atol=1e-5, rtol=1e-4)
@@ -332,3 +333,47 @@ def test_sparse_embeddings_refuse_nccl_before_training(dm, monkeypatch):
         module.setup("fit")
     monkeypatch.setattr(torch.distributed, "get_backend", lambda *a: "gloo")
     module.setup("fit")
+
+
+def test_inference_chunks_are_bounded_by_in_edges(dm):
+    """Chunks are contiguous, cover every node once, hold at most ``chunk`` nodes, and their
+    in-edges stay under ``chunk_edges`` but for the last node (a hub alone may exceed it)."""
+    graph = dm.batches["test"]["graph"]
+    for nt in graph.node_types:
+        n = graph[nt].num_nodes
+        degree = torch.zeros(n, dtype=torch.long)
+        for et in graph.edge_types:
+            if et[2] == nt:
+                degree += torch.bincount(graph[et].edge_index[1], minlength=n)
+        chunks = FullNeighborhoods(graph, dm.minibatch, 50, 40).chunks(nt)
+        assert torch.equal(torch.cat(chunks), torch.arange(n))
+        for c in chunks:
+            assert c.numel() <= 50
+            assert degree[c[:-1]].sum() < 40
+        # Without the edge bound only the node bound cuts.
+        assert [c.numel() for c in FullNeighborhoods(graph, dm.minibatch, 50).chunks(nt)] == \
+            [c.numel() for c in torch.arange(n).split(50)]
+    # The bound cuts where nodes alone would not: users have many in-edges.
+    assert len(FullNeighborhoods(graph, dm.minibatch, 512, 40).chunks("user")) > \
+        len(FullNeighborhoods(graph, dm.minibatch, 512).chunks("user"))
+
+
+def test_test_graph_shares_the_full_graphs_target_edges(dm):
+    """The test graph's target relations are views of the full graph's (its edges come
+    first there), in CSC order, holding every edge but the test targets."""
+    full, test = dm.graph, dm.batches["test"]["graph"]
+    for name in LINKS:
+        ls = dm.splits[name]
+        for et, split in ((ls.edge_type, ls.edge_split),
+                          (reverse_edge_type(ls.edge_type), ls.rev_edge_split)):
+            if split is None:
+                continue
+            shown, everything = test[et].edge_index, full[et].edge_index
+            assert shown.untyped_storage().data_ptr() == everything.untyped_storage().data_ptr()
+            assert sorted_by_destination(shown)
+            assert shown.size(1) == int((split <= 1).sum()) < everything.size(1)
+            assert torch.equal(shown, everything[:, :shown.size(1)])
+    # The train graph holds fewer edges, so it is a copy of its own.
+    train = dm.batches["train"]["graph"][("user", "friends", "user")].edge_index
+    assert train.untyped_storage().data_ptr() != \
+        full[("user", "friends", "user")].edge_index.untyped_storage().data_ptr()

@@ -14,7 +14,7 @@ from graphrec.data.inductive import InductiveLinkSplit, without_nodes
 from graphrec.data.leakage import message_passing_graph
 from graphrec.data.minibatch import NeighborBatches, full_graph_share, sort_by_destination
 from graphrec.data.negatives import extra_eval_negatives
-from graphrec.data.schema import validate
+from graphrec.data.schema import reverse_edge_type, validate
 from graphrec.data.splits import TRAIN, VAL
 from graphrec.tasks.base import task_class, task_options
 from graphrec.text import featurize_graph, text_input_spec
@@ -154,6 +154,9 @@ class GraphDataModule(L.LightningDataModule):
                 test_ratio=self.test_ratio, temporal=self.temporal,
                 num_negatives=self.num_eval_negatives, generator=g)
         self._check_split_sizes()
+        # The leakage rule: every task's held-out edges leave the message-passing graphs.
+        held_out = [ls for name, s in self.splits.items()
+                    for ls in self.task_classes[name].held_out(s)]
         order = None
         if self.minibatch is not None:
             # Mini-batch data is kept in CSC order, so the samplers read the message-passing
@@ -161,10 +164,13 @@ class GraphDataModule(L.LightningDataModule):
             # fingerprints stay those of the data as its source built it, so checkpoints of
             # earlier runs still match.
             self._data_fingerprint = fingerprint(graph)
-            order = sort_by_destination(graph)
-        # The leakage rule: every task's held-out edges leave the message-passing graphs.
-        held_out = [ls for name, s in self.splits.items()
-                    for ls in self.task_classes[name].held_out(s)]
+            # The edges the test graph leaves out go last: its edges are then a prefix of
+            # the full graph's, shared as views (0.6 GiB less at a million users).
+            last = {t: split > VAL for ls in held_out
+                    for t, split in ((ls.edge_type, ls.edge_split),
+                                     (reverse_edge_type(ls.edge_type), ls.rev_edge_split))
+                    if split is not None}
+            order = sort_by_destination(graph, last)
         train_graph = message_passing_graph(graph, held_out, TRAIN, order)
         for s in self.splits.values():
             if isinstance(s, InductiveLinkSplit):  # new users have no edge while training

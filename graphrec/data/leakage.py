@@ -41,12 +41,16 @@ def keep_edges(store, keep: torch.Tensor) -> None:
         hop = torch.repeat_interleave(torch.arange(counts.numel()), counts)
         store.num_sampled_edges = torch.bincount(hop[keep.cpu()],
                                                  minlength=counts.numel()).tolist()
-    select_edges(store, keep, keep.numel())
+    kept = int(keep.sum())
+    # Kept edges that are a prefix (the test graph's, see sort_by_destination) are taken as
+    # views of the edges they come from, not copies.
+    prefix = bool(keep[:kept].all())
+    select_edges(store, slice(0, kept) if prefix else keep, keep.numel())
 
 
 def select_edges(store, index: torch.Tensor, num_edges: int) -> None:
     """Indexes ``edge_index`` and every other per-edge tensor of ``store`` with ``index``
-    (a ``[E]`` mask, or edge positions such as a permutation)."""
+    (a ``[E]`` mask, edge positions such as a permutation, or a slice: views)."""
     for key in list(store.keys()):
         value = store[key]
         if key == "edge_index":

@@ -32,6 +32,10 @@ from graphrec.data.leakage import hide_pairs, select_edges
 from graphrec.data.sampler import make_neighbor_sampler
 from graphrec.utils.threads import follow_load
 
+# In-edges per chunk of layer-wise inference: a layer step holds one message per edge, so
+# about 130 MB of float32 messages at 64 channels.
+EVAL_BATCH_EDGES = 1 << 19
+
 
 def structure_of(graph: HeteroData) -> HeteroData:
     """The graph's edges and node counts only, so inference loaders copy no features."""
@@ -48,8 +52,15 @@ def sorted_by_destination(edge_index: torch.Tensor) -> bool:
     return edge_index.size(1) < 2 or bool((edge_index[1, 1:] >= edge_index[1, :-1]).all())
 
 
-def sort_by_destination(graph: HeteroData) -> dict:
+def sort_by_destination(graph: HeteroData, last: Mapping | None = None) -> dict:
     """Orders every relation's edges by destination node, in place, with their attributes.
+
+    Args:
+        graph: the full graph.
+        last: edge type -> ``[E]`` bool, the edges to put after all others (each part in
+            destination order): the edges the test graph leaves out, so that graph's edges
+            of the relation are a prefix of the full graph's, which it shares as a view
+            (:func:`graphrec.data.leakage.keep_edges`) instead of copying.
 
     Returns edge type -> the permutation applied (new position -> old position), for the
     relations that were not already in order.
@@ -65,8 +76,11 @@ def sort_by_destination(graph: HeteroData) -> dict:
     for et in graph.edge_types:
         store = graph[et]
         ei = store.edge_index
-        if not sorted_by_destination(ei):
-            order[et] = torch.argsort(ei[1], stable=True)
+        key = ei[1]
+        if last is not None and et in last and bool(last[et].any()):
+            key = key + last[et].long() * graph[et[2]].num_nodes
+        if key.numel() > 1 and not bool((key[1:] >= key[:-1]).all()):
+            order[et] = torch.argsort(key, stable=True)
             select_edges(store, order[et], ei.size(1))
     return order
 
@@ -106,14 +120,17 @@ class NeighborBatches:
         neg_sampling_ratio: random negative pairs per positive (PyG's binary negative
             sampling: uniform sources and targets).
         eval_batch_size: nodes per chunk of layer-wise inference.
+        eval_batch_edges: in-edges per chunk of layer-wise inference, at most (a node with
+            more is a chunk of its own); ``None``: chunks are bounded by nodes only.
         num_workers: DataLoader worker processes (0: sample in the training process).
     """
 
     def __init__(self, num_neighbors=(15, 10), batch_size: int = 1024,
                  neg_sampling_ratio: float = 1.0, eval_batch_size: int = 4096,
-                 num_workers: int = 0):
+                 eval_batch_edges: int | None = EVAL_BATCH_EDGES, num_workers: int = 0):
         self.num_neighbors = [int(k) for k in num_neighbors]
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.eval_batch_edges = eval_batch_edges
         self.neg_sampling_ratio = neg_sampling_ratio
         self.num_workers = num_workers
         self._samplers: dict[int, object] = {}
@@ -169,7 +186,7 @@ class NeighborBatches:
 
     def neighborhoods(self, graph: HeteroData) -> FullNeighborhoods:
         """What layer-wise evaluation of ``graph`` reads (see :class:`FullNeighborhoods`)."""
-        return FullNeighborhoods(graph, self, self.eval_batch_size)
+        return FullNeighborhoods(graph, self, self.eval_batch_size, self.eval_batch_edges)
 
 
 class FullNeighborhoods:
@@ -182,23 +199,53 @@ class FullNeighborhoods:
     Args:
         graph: the split's message-passing graph.
         batches: the datamodule's :class:`NeighborBatches` (its sampler of ``graph``).
-        chunk: nodes per chunk; memory of one layer step is bounded by a chunk's neighbourhood.
+        chunk: nodes per chunk.
+        chunk_edges: in-edges per chunk, at most, over all relations into the node type (a
+            node with more is a chunk of its own); ``None``: no bound. A layer step holds a
+            message per in-edge of its chunk, so this bounds its memory. Node counts alone do
+            not: at a million users, one chunk of 16,384 skills or companies holds every
+            edge into them (millions), and its messages took over a gigabyte.
     """
 
-    def __init__(self, graph: HeteroData, batches: NeighborBatches, chunk: int):
+    def __init__(self, graph: HeteroData, batches: NeighborBatches, chunk: int,
+                 chunk_edges: int | None = None):
         self.graph, self.batches, self.chunk = graph, batches, chunk
+        self.chunk_edges = chunk_edges
         self._structure = None
 
+    def chunks(self, node_type: str) -> list[torch.Tensor]:
+        """The ``node_type`` node ids, in order, cut into chunks of at most ``chunk`` nodes
+        and (but for single nodes of higher in-degree) ``chunk_edges`` in-edges."""
+        n = self.graph[node_type].num_nodes
+        ids = torch.arange(n)
+        if self.chunk_edges is None or n == 0:
+            return list(ids.split(self.chunk))
+        degree = torch.zeros(n, dtype=torch.long)
+        for et in self.graph.edge_types:
+            if et[2] == node_type:
+                degree += torch.bincount(self.graph[et].edge_index[1], minlength=n)
+        # A node opens a new chunk where the in-edges before it cross a multiple of
+        # chunk_edges, or its position a multiple of chunk: both keys only grow, so the
+        # chunks are contiguous, and each holds < chunk_edges edges before its last node.
+        before = torch.cumsum(degree, 0) - degree
+        key = torch.stack([before // self.chunk_edges, ids // self.chunk])
+        starts = torch.ones(n, dtype=torch.bool)
+        starts[1:] = (key[:, 1:] != key[:, :-1]).any(0)
+        sizes = torch.diff(torch.cat([starts.nonzero().squeeze(1), torch.tensor([n])]))
+        return list(ids.split(sizes.tolist()))
+
     def of(self, node_type: str):
-        """The ``node_type`` nodes in chunks of ``chunk``, in order: 1-hop subgraphs whose
-        first ``batch_size`` ``node_type`` rows are the chunk's nodes."""
+        """The ``node_type`` nodes in the chunks of :meth:`chunks`, in order: 1-hop subgraphs
+        whose first ``batch_size`` ``node_type`` rows are the chunk's nodes."""
         if self._structure is None:
             self._structure = structure_of(self.graph)
         # The split's sampler with one hop that takes every in-neighbour.
         sampler = copy.copy(self.batches._sampler(self.graph))
         sampler.num_neighbors = [-1]
         return follow_load(NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
-                                          input_nodes=node_type, batch_size=self.chunk),
+                                          input_nodes=node_type,
+                                          batch_sampler=[c.tolist() for c in
+                                                         self.chunks(node_type)]),
                            getattr(sampler, "thread_policy", None))
 
 

@@ -72,7 +72,7 @@ def hold_out_users(data: HeteroData, ls: LinkSplit, ratio: float, observed_ratio
     uniq, inv = torch.unique(a * n_dst + b, return_inverse=True)
     pa, pb = uniq // n_dst, uniq % n_dst
     pair_split = torch.empty(uniq.numel(), dtype=torch.long)
-    pair_split[inv] = ls.edge_split
+    pair_split[inv] = ls.edge_split.long()
     hit = torch.nonzero(touches(pa, pb)).squeeze(1)
     owner = torch.where(is_new[pa[hit]], pa[hit], pb[hit])
     other = torch.where(is_new[pa[hit]], pb[hit], pa[hit])

@@ -10,21 +10,32 @@ from pathlib import Path
 
 import torch
 
+NARROW_INTEGERS = (torch.int8, torch.int16, torch.int32)
+HASH_BLOCK = 1 << 22
+
 PACKAGES = ("graphrec", "torch", "torch-geometric", "lightning", "hydra-core", "wandb", "ogb")
 
 
 def fingerprint(*objects) -> str:
     """A short SHA-256 of tensors (nested in dicts, lists, tuples, dataclasses and HeteroData).
 
-    Keys are visited in sorted order, so the hash depends only on content.
+    Keys are visited in sorted order, so the hash depends only on content. Integer tensors
+    narrower than int64 (ids stored compactly, such as a split's int8 split ids) are hashed
+    as their int64 values, so compacting a tensor keeps its fingerprint, and fingerprints
+    taken before a field was compacted still match.
     """
     h = hashlib.sha256()
 
     def visit(obj):
         if torch.is_tensor(obj):
             t = obj.detach().cpu().contiguous()
-            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            h.update(t.numpy().tobytes() if t.numel() else b"")
+            dtype = torch.int64 if t.dtype in NARROW_INTEGERS else t.dtype
+            h.update(f"{dtype}{tuple(t.shape)}".encode())
+            if dtype != t.dtype:  # widened a block at a time: no int64 copy of it all
+                for block in t.reshape(-1).split(HASH_BLOCK):
+                    h.update(block.to(dtype).numpy())
+            elif t.numel():
+                h.update(t.numpy().reshape(-1))  # the buffer itself, not a bytes copy
         elif hasattr(obj, "to_dict"):  # PyG Data / HeteroData
             visit(obj.to_dict())
         elif hasattr(obj, "__dataclass_fields__"):

@@ -11,7 +11,6 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec.runtime import rebuild_from_checkpoint
-from graphrec.utils.allocator import map_large_allocations
 from graphrec.utils.loggers import build_loggers
 from graphrec.utils.plots import save_popularity_plots
 from graphrec.utils.results import metric_table, write_json
@@ -24,7 +23,6 @@ def evaluate(cfg: DictConfig) -> dict:
     Returns:
         ``{"test": {...}, "ckpt": path}``; also written to ``<output_dir>/results.json``.
     """
-    map_large_allocations()  # freed data returns to the system (graphrec.utils.allocator)
     path = Path(cfg.ckpt_path)
     # Same held-out pairs, other negatives (eval_negatives=heart: HeaRT-style hard ones).
     ckpt, datamodule, module = rebuild_from_checkpoint(path, cfg.get("trusted_targets") or (),

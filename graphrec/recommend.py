@@ -21,7 +21,6 @@ from graphrec.new_nodes import add_nodes, grow_id_tables, raw_id_lists, read_tab
 from graphrec.reasons import explain
 from graphrec.runtime import rebuild_from_checkpoint
 from graphrec.tasks.link_eval import CATEGORY_KEYS
-from graphrec.utils.allocator import map_large_allocations
 from graphrec.utils.errors import ConfigError
 from graphrec.utils.results import write_json
 
@@ -114,7 +113,6 @@ def recommend(cfg: DictConfig) -> dict:
     """Writes ``cfg.out`` and returns ``{"out", "rows", "seconds", "metrics"}`` (also in
     ``<output_dir>/results.json``)."""
     start = time.perf_counter()
-    map_large_allocations()  # freed data returns to the system (graphrec.utils.allocator)
     ckpt, datamodule, module = rebuild_from_checkpoint(cfg.ckpt_path,
                                                        cfg.get("trusted_targets") or ())
     name = chosen_task(cfg)

@@ -11,10 +11,10 @@ from torch_geometric.data import HeteroData
 
 from graphrec.checks import check_data_args
 from graphrec.data.inductive import InductiveLinkSplit, without_nodes
-from graphrec.data.leakage import message_passing_graph
+from graphrec.data.leakage import message_passing_graph, relation_splits
 from graphrec.data.minibatch import NeighborBatches, full_graph_share, sort_by_destination
 from graphrec.data.negatives import extra_eval_negatives
-from graphrec.data.schema import reverse_edge_type, validate
+from graphrec.data.schema import validate
 from graphrec.data.splits import TRAIN, VAL
 from graphrec.tasks.base import task_class, task_options
 from graphrec.text import featurize_graph, text_input_spec
@@ -166,10 +166,7 @@ class GraphDataModule(L.LightningDataModule):
             self._data_fingerprint = fingerprint(graph)
             # The edges the test graph leaves out go last: its edges are then a prefix of
             # the full graph's, shared as views (0.6 GiB less at a million users).
-            last = {t: split > VAL for ls in held_out
-                    for t, split in ((ls.edge_type, ls.edge_split),
-                                     (reverse_edge_type(ls.edge_type), ls.rev_edge_split))
-                    if split is not None}
+            last = {t: split > VAL for ls in held_out for t, split, _ in relation_splits(ls)}
             order = sort_by_destination(graph, last)
         train_graph = message_passing_graph(graph, held_out, TRAIN, order)
         for s in self.splits.values():

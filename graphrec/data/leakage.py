@@ -77,6 +77,15 @@ def hide_pairs(graph: HeteroData, edge_type: EdgeType, hidden: torch.Tensor) -> 
     return graph
 
 
+def relation_splits(ls) -> list[tuple[EdgeType, torch.Tensor, torch.Tensor]]:
+    """``(edge type, split ids, pair ids)`` of a link split's stored relations: its own and,
+    where stored, its reverse type."""
+    return [(t, split, pair) for t, split, pair in (
+        (ls.edge_type, ls.edge_split, ls.edge_pair),
+        (reverse_edge_type(ls.edge_type), ls.rev_edge_split, ls.rev_edge_pair))
+        if split is not None]
+
+
 def message_passing_graph(data: HeteroData, links: list, max_split: int,
                           order: dict | None = None) -> HeteroData:
     """A shallow copy of ``data`` whose target edges keep only splits ``<= max_split``.
@@ -92,11 +101,7 @@ def message_passing_graph(data: HeteroData, links: list, max_split: int,
     """
     out = copy.copy(data)  # new stores, shared tensors
     for ls in links:
-        et = ls.edge_type
-        for t, split, pair in ((et, ls.edge_split, ls.edge_pair),
-                               (reverse_edge_type(et), ls.rev_edge_split, ls.rev_edge_pair)):
-            if split is None:
-                continue
+        for t, split, pair in relation_splits(ls):
             perm = (order or {}).get(t)
             if perm is not None:
                 split = split[perm]

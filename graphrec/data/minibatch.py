@@ -49,7 +49,11 @@ def structure_of(graph: HeteroData) -> HeteroData:
 
 def sorted_by_destination(edge_index: torch.Tensor) -> bool:
     """Whether edges are grouped by destination node in ascending order (CSC order)."""
-    return edge_index.size(1) < 2 or bool((edge_index[1, 1:] >= edge_index[1, :-1]).all())
+    return _ascending(edge_index[1])
+
+
+def _ascending(key: torch.Tensor) -> bool:
+    return key.numel() < 2 or bool((key[1:] >= key[:-1]).all())
 
 
 def sort_by_destination(graph: HeteroData, last: Mapping | None = None) -> dict:
@@ -79,7 +83,7 @@ def sort_by_destination(graph: HeteroData, last: Mapping | None = None) -> dict:
         key = ei[1]
         if last is not None and et in last and bool(last[et].any()):
             key = key + last[et].long() * graph[et[2]].num_nodes
-        if key.numel() > 1 and not bool((key[1:] >= key[:-1]).all()):
+        if not _ascending(key):
             order[et] = torch.argsort(key, stable=True)
             select_edges(store, order[et], ei.size(1))
     return order
@@ -194,8 +198,8 @@ class _Chunks:
     all chunks as lists at once would hold a Python int per node (4M posts at a million
     users, about 150 MB)."""
 
-    def __init__(self, chunks: list[torch.Tensor]):
-        self.sizes = [c.numel() for c in chunks]
+    def __init__(self, sizes: list[int]):
+        self.sizes = sizes
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -230,14 +234,24 @@ class FullNeighborhoods:
         self.graph, self.batches, self.chunk = graph, batches, chunk
         self.chunk_edges = chunk_edges
         self._structure = None
+        self._sizes: dict[str, list[int]] = {}  # every layer reads the same chunks
 
     def chunks(self, node_type: str) -> list[torch.Tensor]:
         """The ``node_type`` node ids, in order, cut into chunks of at most ``chunk`` nodes
         and (but for single nodes of higher in-degree) ``chunk_edges`` in-edges."""
+        return list(torch.arange(self.graph[node_type].num_nodes).split(self.sizes(node_type)))
+
+    def sizes(self, node_type: str) -> list[int]:
+        """The node counts of :meth:`chunks`, computed once per node type."""
+        if node_type not in self._sizes:
+            self._sizes[node_type] = self._chunk_sizes(node_type)
+        return self._sizes[node_type]
+
+    def _chunk_sizes(self, node_type: str) -> list[int]:
         n = self.graph[node_type].num_nodes
         ids = torch.arange(n)
         if self.chunk_edges is None or n == 0:
-            return list(ids.split(self.chunk))
+            return [c.numel() for c in ids.split(self.chunk)]
         degree = torch.zeros(n, dtype=torch.long)
         for et in self.graph.edge_types:
             if et[2] == node_type:
@@ -249,8 +263,7 @@ class FullNeighborhoods:
         key = torch.stack([before // self.chunk_edges, ids // self.chunk])
         starts = torch.ones(n, dtype=torch.bool)
         starts[1:] = (key[:, 1:] != key[:, :-1]).any(0)
-        sizes = torch.diff(torch.cat([starts.nonzero().squeeze(1), torch.tensor([n])]))
-        return list(ids.split(sizes.tolist()))
+        return torch.diff(torch.cat([starts.nonzero().squeeze(1), torch.tensor([n])])).tolist()
 
     def of(self, node_type: str):
         """The ``node_type`` nodes in the chunks of :meth:`chunks`, in order: 1-hop subgraphs
@@ -262,7 +275,7 @@ class FullNeighborhoods:
         sampler.num_neighbors = [-1]
         loader = follow_load(NeighborLoader(self._structure, [-1], neighbor_sampler=sampler,
                                             input_nodes=node_type,
-                                            batch_sampler=_Chunks(self.chunks(node_type))),
+                                            batch_sampler=_Chunks(self.sizes(node_type))),
                              getattr(sampler, "thread_policy", None))
         try:
             yield from loader

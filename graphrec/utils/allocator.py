@@ -13,9 +13,9 @@ about 2 GiB above the live tensors with the dynamic threshold, 1.2 GiB with a fi
 (1 MiB).
 
 :func:`map_large_allocations` fixes the threshold (which also turns off the dynamic raise)
-through ``mallopt``, for the whole process; ``train`` calls it for mini-batch data, the path
-to large graphs: the same effect as exporting
-``MALLOC_MMAP_THRESHOLD_``, which users should not need to know about. Written here because
+through ``mallopt``, for the whole process: the same effect as exporting
+``MALLOC_MMAP_THRESHOLD_``, which users should not need to know about. ``train`` calls it
+for mini-batch data, the path to large graphs. Written here because
 neither PyTorch nor Python sets it; on systems without glibc (macOS, musl, Windows) it does
 nothing.
 

@@ -57,6 +57,9 @@ with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
 L.seed_everything(0, verbose=False)
 tasks = OmegaConf.to_container(cfg.task, resolve=True)
 dm = build_datamodule(cfg.data, tasks)
+if dm.minibatch is not None:  # as train() does for mini-batch data
+    from graphrec.utils.allocator import map_large_allocations
+    map_large_allocations()
 dm.setup()
 module = hydra.utils.instantiate(cfg.model)(metadata=dm.metadata, node_specs=dm.node_specs,
                                             tasks=tasks)

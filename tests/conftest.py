@@ -34,3 +34,15 @@ def make_cfg(out_dir: Path, overrides: list[str] = (), config_name: str = "train
 @pytest.fixture(scope="session")
 def tiny_graph():
     return generate_social_graph(num_users=300, community_size=30, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_wandb_service(monkeypatch):
+    """Each test's subprocesses start their own W&B service, as a user's command does.
+
+    W&B exports ``WANDB_SERVICE`` in a process that started its service, and child processes
+    then attach to that service. Once an in-process test had logged to W&B, a training
+    subprocess killed by another test left its run registered in pytest's own service, and
+    resuming that run stopped with "run ID ... is in use".
+    """
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)

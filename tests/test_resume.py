@@ -58,15 +58,8 @@ def _resume(run_dir, env):
     return json.loads((run_dir / "results.json").read_text())
 
 
-# Known bug, not hidden: right after a SIGKILL the killed run's W&B service can still hold its
-# run id, and the resumed run then stops with "run ID ... is in use" (seen in CI, not every
-# time). The csv variant checks the resume itself strictly.
-WANDB_IN_USE = pytest.mark.xfail(strict=False, reason="the killed run's W&B service may still "
-                                 "hold the run id ('run ID ... is in use')")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("logger", ["csv", pytest.param("wandb", marks=WANDB_IN_USE)])
+@pytest.mark.parametrize("logger", ["csv", "wandb"])
 def test_killed_run_resumes_to_identical_test_metrics(tmp_path, logger):
     args = [*RUN, f"logger={logger}"]
     env = _env(tmp_path)

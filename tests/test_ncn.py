@@ -260,3 +260,39 @@ def test_layer_norm_off_keeps_the_layer_indices_of_earlier_checkpoints():
         "mlp.0.weight", "mlp.0.bias", "mlp.3.weight", "mlp.3.bias", "mlp.6.weight", "mlp.6.bias"]
     normed = build_decoder({**NCN, "num_layers": 3, "layer_norm": True}, 4, edge_type=FRIEND)
     assert sum(isinstance(m, torch.nn.LayerNorm) for m in normed.mlp) == 2
+
+
+def test_skip_adds_a_linear_function_of_the_heuristic_inputs():
+    """With the MLP's output layer zeroed, the score is the skip path's linear function of
+    the dense-reference heuristics (log CN, log AA, log RA, both log-degrees)."""
+    from torch_geometric.data import HeteroData
+
+    from graphrec.models.ncn import LOG_EPS
+
+    a, ei = _random_graph()
+    n = a.size(0)
+    graph = HeteroData()
+    graph["user"].num_nodes = n
+    graph[FRIEND].edge_index = ei
+    dec = build_decoder({**NCN, "heuristics": "log", "skip": True}, 4,
+                        edge_type=FRIEND).eval()
+    with torch.no_grad():
+        dec.mlp[-1].weight.zero_()
+        dec.mlp[-1].bias.zero_()
+    w = torch.tensor([0.5, -1.0, 2.0, 0.25, -0.2])
+    dec.skip.weight.data.copy_(w[None])
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    u, v = u.reshape(-1), v.reshape(-1)
+    out = dec({"user": torch.randn(n, 4)}, u, v, graph)
+    deg = a.sum(1)
+    shared = a[u] * a[v]
+    aa = shared @ torch.where(deg > 1, 1 / deg.clamp(min=2).log(), 0.0)
+    ra = shared @ torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0)
+    h = torch.stack([shared.sum(1).log1p(), (aa + LOG_EPS).log(), (ra + LOG_EPS).log(),
+                     deg[u].log1p(), deg[v].log1p()], 1)
+    assert torch.allclose(out, h @ w, atol=1e-4)
+    # Off by default, and with no state of its own: earlier checkpoints load as they were.
+    assert not any(k.startswith("skip") for k in build_decoder(NCN, 4, edge_type=FRIEND)
+                   .state_dict())
+    with pytest.raises(ConfigError, match="heuristics"):
+        build_decoder({**NCN, "heuristics": False, "skip": True}, 4, edge_type=FRIEND)

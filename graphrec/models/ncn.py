@@ -133,13 +133,19 @@ class NeuralCommonNeighbors(nn.Module):
         edge_dropout: in training, the share of the graph's entries dropped before the
             common neighbours are counted (:func:`drop_entries`; the paper's Cora runs: 0.4).
         layer_norm: LayerNorm after each hidden layer of the pair MLP (as the paper's runs).
+        skip: also add a linear function of the heuristic inputs to the score (needs
+            ``heuristics``). On ego-Facebook the best ranking found over those inputs alone is
+            linear in them (``RA / d_v^0.2`` is one such point), and the MLP, whose inputs are
+            dominated by the embedding products, did not reach it; the skip path gives the
+            score that family directly.
     """
 
     reads_graph = True
 
     def __init__(self, dim: int, edge_type, hidden: int = 64, num_layers: int = 2,
                  dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool | str = True,
-                 cn_path=None, edge_dropout: float = 0.0, layer_norm: bool = False):
+                 cn_path=None, edge_dropout: float = 0.0, layer_norm: bool = False,
+                 skip: bool = False):
         super().__init__()
         self.edge_type = as_edge_type(edge_type)
         s, _, t = self.edge_type
@@ -169,6 +175,11 @@ class NeuralCommonNeighbors(nn.Module):
             layers += [nn.Linear(width, hidden), *norm, nn.ReLU(), nn.Dropout(dropout)]
             width = hidden
         self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        if skip and not heuristics:
+            raise ConfigError("skip=true adds a linear function of the heuristic inputs; set "
+                              "heuristics=true or heuristics=log as well")
+        # None when off: checkpoints without the option keep their state dict keys.
+        self.skip = nn.Linear(NUM_HEURISTICS, 1, bias=False) if skip else None
         self._cache: tuple | None = None
 
     def adjacency(self, graph) -> tuple[Adjacency, int]:
@@ -223,4 +234,7 @@ class NeuralCommonNeighbors(nn.Module):
                 aa, ra = (aa + LOG_EPS).log(), (ra + LOG_EPS).log()
             parts.append(torch.stack([feats[:, 0].log1p(), aa, ra,
                                       deg[src].log1p(), deg[dst + offset].log1p()], 1))
-        return self.mlp(torch.cat(parts, 1)).view(shape)
+        out = self.mlp(torch.cat(parts, 1))
+        if self.skip is not None:
+            out = out + self.skip(parts[-1])
+        return out.view(shape)

@@ -110,3 +110,40 @@ def test_heart_negatives_are_the_top_ra_non_edges():
         chosen = torch.zeros(n, dtype=torch.bool)
         chosen[neg[i]] = True
         assert ra[neg[i]].min() >= ra[allowed & ~chosen].max() - 1e-5
+
+
+@pytest.mark.parametrize("edge_type", [("user", "friends", "user"), ("user", "applied", "job")])
+def test_non_edge_negatives_avoid_every_train_edge_the_uniform_ones_hit(edge_type):
+    """``negatives=non_edges``: no training negative is a train edge, neither of the step
+    graph nor among the supervision pairs hidden from it, nor (within one type) the source
+    itself; ``uniform`` on the same dense graph does hit them, so the check has teeth."""
+    from torch_geometric.data import HeteroData
+
+    from graphrec.tasks.link import LinkTask
+
+    s, _, d = edge_type
+    n_s, n_d = 40, (40 if s == d else 30)  # across types: more sources than targets
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(n_s, n_d, generator=g) < (0.35 if s == d else 0.25)
+    if s == d:
+        a = (a.triu(1) | a.triu(1).T)
+    ei = a.nonzero().T
+    hidden = torch.rand(ei.size(1), generator=g) < 0.3
+    graph = HeteroData()
+    graph[s].num_nodes, graph[d].num_nodes = n_s, n_d
+    graph[edge_type].edge_index = ei[:, ~hidden]
+    pos = ei[:, hidden]
+    src = pos[0]
+    for negatives in ("non_edges", "uniform"):
+        task = LinkTask("t", edge_type, 8, neg_ratio=50, negatives=negatives,
+                        symmetric=s == d)
+        torch.manual_seed(1)
+        neg = task.sample_negatives(src, pos, n_d, graph)
+        assert neg.shape == (src.numel(), 50) and int(neg.max()) < n_d
+        hits = a[src[:, None].expand_as(neg), neg]
+        if s == d:
+            hits |= neg == src[:, None]
+        if negatives == "non_edges":
+            assert not hits.any()
+        else:
+            assert hits.float().mean() > 0.2

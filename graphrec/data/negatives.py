@@ -39,12 +39,15 @@ def _random_neighbour(adj: Adjacency, nodes: Tensor, generator=None) -> tuple[Te
 
 
 def uniform_negatives(src: Tensor, k: int, num_nodes: int, known: Adjacency,
-                      rounds: int = 10, generator=None) -> Tensor:
-    """``[P, k]`` uniform targets per source, redrawn where they hit a known edge or ``src``."""
+                      rounds: int = 10, generator=None, same_type: bool = True) -> Tensor:
+    """``[P, k]`` uniform targets per source, redrawn where they hit a known edge or (when
+    sources and targets are one node type, ``same_type``) ``src`` itself."""
     s = src[:, None].expand(-1, k)
     neg = torch.randint(0, num_nodes, s.shape, generator=generator, device=src.device)
     for _ in range(rounds):
-        bad = is_edge(known, s, neg) | (neg == s)
+        bad = is_edge(known, s, neg)
+        if same_type:
+            bad |= neg == s
         if not bad.any():
             break
         neg[bad] = torch.randint(0, num_nodes, (int(bad.sum()),), generator=generator,

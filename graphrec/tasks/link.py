@@ -12,7 +12,7 @@ from torch_geometric.sampler import NegativeSampling
 from graphrec.data.inductive import SPLIT_OPTIONS, InductiveLinkSplit, hold_out_users
 from graphrec.data.inductive import SPLITS as INDUCTIVE_SPLITS
 from graphrec.data.leakage import hide_pairs, target_edge_types
-from graphrec.data.negatives import two_hop_negatives
+from graphrec.data.negatives import two_hop_negatives, uniform_negatives
 from graphrec.data.schema import SYMMETRIC_EDGE_TYPES, as_edge_type, reverse_edge_type
 from graphrec.data.splits import split_links
 from graphrec.models.decoders import build_decoder, pairwise_scores, reads_graph
@@ -22,7 +22,7 @@ from graphrec.tasks.link_eval import DEFAULT_DEGREE_BUCKETS, check_buckets, eval
 from graphrec.tasks.losses import check_loss, link_loss
 from graphrec.utils.errors import ConfigError
 
-NEGATIVES = ("uniform", "two_hop")
+NEGATIVES = ("uniform", "non_edges", "two_hop")
 
 
 class LinkTask(Task):
@@ -50,9 +50,12 @@ class LinkTask(Task):
         ks: cut-offs of the full ranking; ranking_chunk: sources scored per block.
         loss: ``bce``, ``bpr``, ``infonce`` or ``margin`` (:mod:`graphrec.tasks.losses`).
         temperature: of ``infonce``; margin: of ``margin``.
-        negatives: training negatives: ``uniform`` corrupted targets, or ``two_hop``
-            non-neighbours (drawn in proportion to resource allocation, true edges excluded;
-            :func:`graphrec.data.negatives.two_hop_negatives`) mixed with uniform ones.
+        negatives: training negatives: ``uniform`` corrupted targets (a train edge may be
+            drawn as a negative), ``non_edges`` (uniform, redrawn where they hit a train edge,
+            as the evaluation negatives avoid every known edge; held-out edges are unknown to
+            training and may still be drawn), or ``two_hop`` non-neighbours (drawn in
+            proportion to resource allocation, train edges excluded;
+            :func:`graphrec.data.negatives.two_hop_negatives`) mixed with uniform non-edges.
         hard_ratio: fraction of ``two_hop`` negatives that are hard (the rest uniform).
     """
 
@@ -214,13 +217,19 @@ class LinkTask(Task):
         s, _, d = self.edge_type
         return self.decoder(z[s][src], z[d][dst])
 
-    def _known_edges(self, graph, pos: torch.Tensor, num_nodes: int) -> Adjacency:
-        """Every train edge: the step graph's plus the supervision pairs hidden from it."""
+    def _known_edges(self, graph, pos: torch.Tensor) -> Adjacency:
+        """Every train edge ``(source, target)``: the step graph's plus the supervision pairs
+        hidden from it (``pos``). Keys span both node types' ids, so a relation across two
+        types reads as it is; within one type both directions count."""
+        s, _, d = self.edge_type
         parts = [pos]
-        for et in {self.edge_type, reverse_edge_type(self.edge_type)}:
-            if et in graph.edge_types:
-                parts.append(graph[et].edge_index)
-        return Adjacency.from_edge_index(torch.cat(parts, 1), num_nodes, undirected=True)
+        if self.edge_type in graph.edge_types:
+            parts.append(graph[self.edge_type].edge_index)
+        rev = reverse_edge_type(self.edge_type)
+        if rev != self.edge_type and rev in graph.edge_types:
+            parts.append(graph[rev].edge_index.flip(0))
+        n = max(graph[s].num_nodes, graph[d].num_nodes)
+        return Adjacency.from_edge_index(torch.cat(parts, 1), n, undirected=s == d)
 
     def sample_negatives(self, src: torch.Tensor, pos: torch.Tensor, num_dst: int,
                          graph=None) -> torch.Tensor:
@@ -228,11 +237,13 @@ class LinkTask(Task):
         shape = (src.numel(), self.neg_ratio)
         if self.negatives == "uniform" or graph is None:
             return torch.randint(0, num_dst, shape, device=src.device)
+        known = self._known_edges(graph, pos)
+        if self.negatives == "non_edges":
+            return uniform_negatives(src, self.neg_ratio, num_dst, known,
+                                     same_type=self.edge_type[0] == self.edge_type[2])
         walk = Adjacency.from_edge_index(graph[self.edge_type].edge_index, num_dst,
                                          undirected=self.symmetric)
-        return two_hop_negatives(src, self.neg_ratio, walk, self._known_edges(graph, pos,
-                                                                              num_dst),
-                                 num_dst, self.hard_ratio)
+        return two_hop_negatives(src, self.neg_ratio, walk, known, num_dst, self.hard_ratio)
 
     def loss(self, z: dict, target: dict, graph=None) -> torch.Tensor:
         pos = target["pos"]

@@ -48,6 +48,26 @@ def test_held_out_edges_invisible_where_scored(temporal):
         assert _pairs(dm.splits[name].val) <= _pairs(dm.batches["test"]["graph"][et].edge_index)
 
 
+def test_train_test_graph_holds_no_validation_edge():
+    """``test_graph=train`` (the NCN paper's Planetoid protocol): the test split is scored
+    on the validation graph, so no validation edge passes messages at test time either."""
+    dm = GraphDataModule(SyntheticSource(num_users=300, community_size=30), TASKS,
+                         num_eval_negatives=20, test_graph="train")
+    dm.setup()
+    assert dm.batches["test"]["graph"] is dm.batches["val"]["graph"]
+    for name in ("friend", "career"):
+        et = tuple(TASKS[name]["edge_type"])
+        test_edges = _pairs(dm.batches["test"]["graph"][et].edge_index)
+        assert not _pairs(dm.splits[name].val) & test_edges
+        assert _pairs(dm.splits[name].train) <= test_edges | {(b, a) for a, b in test_edges}
+    # Same split and negatives as the default: only the test graph differs.
+    ref = _dm()
+    assert torch.equal(dm.splits["friend"].test, ref.splits["friend"].test)
+    assert torch.equal(dm.splits["friend"].negatives("test"), ref.splits["friend"].negatives("test"))
+    with pytest.raises(ConfigError, match="test_graph"):
+        GraphDataModule(SyntheticSource(num_users=300), TASKS, test_graph="all")
+
+
 def test_splits_partition_the_target_edges():
     dm = _dm()
     for name in ("friend", "career", "content"):

@@ -53,6 +53,9 @@ class GraphDataModule(L.LightningDataModule):
         shared_negatives: if > 0, also this many uniform random non-edge pairs per held-out
             pair, shared by all positives of the split (the Planetoid/OGB protocol of
             ``shared_hits@K``); 0: none.
+        test_graph: the test split's message-passing graph: ``train_val`` (train and
+            validation edges, the default) or ``train`` (the validation graph, as the NCN
+            paper's Planetoid runs score their test split).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class GraphDataModule(L.LightningDataModule):
         neighbor: Mapping | None = None,
         eval_negatives: str = "uniform",
         shared_negatives: int = 0,
+        test_graph: str = "train_val",
     ):
         super().__init__()
         check_data_args(val_ratio, test_ratio, temporal, num_eval_negatives, split_seed, loader,
@@ -85,6 +89,9 @@ class GraphDataModule(L.LightningDataModule):
             raise ConfigError(f"data.eval_negatives={eval_negatives!r}; choose one of "
                               f"{EVAL_NEGATIVES}")
         self.eval_negatives, self.shared_negatives = eval_negatives, shared_negatives
+        if test_graph not in ("train_val", "train"):
+            raise ConfigError(f"data.test_graph={test_graph!r}; choose train_val or train")
+        self.test_graph = test_graph
         # Evaluation negatives beyond the splits' own (HeaRT, shared): in the fingerprint.
         self.extras: dict = {}
         self._data_fingerprint: str | None = None  # set where setup reorders the graph
@@ -172,8 +179,9 @@ class GraphDataModule(L.LightningDataModule):
         for s in self.splits.values():
             if isinstance(s, InductiveLinkSplit):  # new users have no edge while training
                 train_graph = without_nodes(train_graph, s.edge_type[0], s.new_nodes)
-        graphs = {"train": train_graph, "val": train_graph,
-                  "test": message_passing_graph(graph, held_out, VAL, order)}
+        test_graph = (train_graph if self.test_graph == "train"
+                      else message_passing_graph(graph, held_out, VAL, order))
+        graphs = {"train": train_graph, "val": train_graph, "test": test_graph}
         self.extras = extra_eval_negatives(self.splits, graphs, self.eval_negatives,
                                            self.shared_negatives, g)
         for split in SPLITS:

@@ -63,7 +63,8 @@ def test_train_test_graph_holds_no_validation_edge():
     # Same split and negatives as the default: only the test graph differs.
     ref = _dm()
     assert torch.equal(dm.splits["friend"].test, ref.splits["friend"].test)
-    assert torch.equal(dm.splits["friend"].negatives("test"), ref.splits["friend"].negatives("test"))
+    assert torch.equal(dm.splits["friend"].negatives("test"),
+                       ref.splits["friend"].negatives("test"))
     with pytest.raises(ConfigError, match="test_graph"):
         GraphDataModule(SyntheticSource(num_users=300), TASKS, test_graph="all")
 

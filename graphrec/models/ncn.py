@@ -137,7 +137,8 @@ class NeuralCommonNeighbors(nn.Module):
             ``heuristics``). On ego-Facebook the best ranking found over those inputs alone is
             linear in them (``RA / d_v^0.2`` is one such point), and the MLP, whose inputs are
             dominated by the embedding products, did not reach it; the skip path gives the
-            score that family directly.
+            score that family directly. Measured there, it did not help (validation MRR
+            0.8386 with BCE, 0.8479 with ``approx_mrr``, against 0.8476 without it).
     """
 
     reads_graph = True

@@ -116,3 +116,58 @@ def test_batches_are_the_same_whatever_the_policy_decides(four_cores):
 
     free, busy = batches(0.0), batches(3.5)
     assert len(free) == 10 and all(torch.equal(a, b) for a, b in zip(free, busy, strict=True))
+
+
+def test_step_threads_follow_the_batch_size_within_the_setting():
+    assert threads.step_threads(0, ceiling=8) == 1
+    assert threads.step_threads(199_999, ceiling=8, edges_per_thread=200_000) == 1
+    assert threads.step_threads(400_000, ceiling=8, edges_per_thread=200_000) == 2
+    assert threads.step_threads(10**9, ceiling=3, edges_per_thread=200_000) == 3
+
+
+def test_batch_edges_counts_every_graph_in_a_batch():
+    from torch_geometric.data import HeteroData
+
+    hetero = HeteroData()
+    hetero["user", "friend", "user"].edge_index = torch.zeros(2, 7, dtype=torch.long)
+    hetero["user", "likes", "post"].edge_index = torch.zeros(2, 5, dtype=torch.long)
+    plain = Data(edge_index=torch.zeros(2, 3, dtype=torch.long), num_nodes=1)
+    batch = {"friend": hetero, "targets": {"friend": torch.ones(4)}, "more": [plain, (plain,)]}
+    assert threads.batch_edges(batch) == 12 + 3 + 3
+    assert threads.batch_edges(torch.ones(10)) == 0
+
+
+def test_step_callback_sets_threads_for_the_step_and_restores_them():
+    from graphrec.utils.callbacks import StepThreads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        callback = StepThreads(edges_per_thread=10)
+        small = Data(edge_index=torch.zeros(2, 15, dtype=torch.long), num_nodes=1)
+        large = Data(edge_index=torch.zeros(2, 30, dtype=torch.long), num_nodes=1)
+        callback.on_train_batch_start(None, None, small, 0)
+        assert torch.get_num_threads() == 1
+        callback.on_train_batch_end(None, None, None, small, 0)
+        assert torch.get_num_threads() == 4
+        callback.on_train_batch_start(None, None, large, 1)
+        assert torch.get_num_threads() == 3
+        callback.on_exception(None, None, RuntimeError("stop"))  # a failed step restores too
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_training_configures_the_step_rule():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from graphrec.runtime import CONFIG_DIR
+    from graphrec.train import _configured_callbacks
+    from graphrec.utils.callbacks import StepThreads
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train")
+    spec = OmegaConf.to_container(cfg.callbacks.step_threads, resolve=True)
+    built = _configured_callbacks({"step_threads": spec})
+    assert [c.edges_per_thread for c in built if isinstance(c, StepThreads)] == [200_000]

@@ -131,11 +131,43 @@ def follow_load(loader, policy: ThreadPolicy | None):
     also applies its ``transform``) under ``policy``; returns the loader.
 
     Only data-side work is limited: its results (ids, gathered rows) do not depend on the
-    thread count, so runs stay reproducible; the model's own arithmetic keeps the
-    user's thread setting. ``policy=None`` (a compiled sampler) leaves the loader as it is.
+    thread count, so runs stay reproducible; the model's own arithmetic never follows
+    the load (:func:`step_threads` decides it from the batch). ``policy=None`` (a compiled sampler) leaves the loader as it is.
     """
     if policy is None:
         return loader
     loader.collate_fn = _UnderPolicy(loader.collate_fn, policy)
     loader.filter_fn = _UnderPolicy(loader.filter_fn, policy)
     return loader
+
+
+# Sampled edges (all edge types of a training batch) per model thread: the measured
+# break-even of a second thread on a 2-core machine, idle (docs/threads.md). Below it, the
+# second thread costs more than it computes: PyTorch's CPU scatter/index_add, which every
+# message-passing layer runs forwards and backwards, sorts its index before a parallel sum
+# whenever more than one thread is set (0.04 ms at one thread, 0.64 ms at two for 2,000
+# edges), and each parallel op pays a wake-up of the sleeping thread.
+EDGES_PER_THREAD = 200_000
+
+
+def step_threads(num_edges: int, ceiling: int | None = None,
+                 edges_per_thread: int = EDGES_PER_THREAD) -> int:
+    """Threads for a training step over ``num_edges`` edges: one per ``edges_per_thread``,
+    within ``[1, ceiling]`` (default ``torch.get_num_threads()``).
+
+    A function of the batch alone, not of the machine's load, so a run stays bitwise
+    reproducible at a fixed thread setting.
+    """
+    ceiling = ceiling or torch.get_num_threads()
+    return max(1, min(ceiling, num_edges // edges_per_thread))
+
+
+def batch_edges(batch) -> int:
+    """Edges of every graph in a batch (a PyG ``Data``/``HeteroData``, or dicts, lists and
+    tuples of them); 0 where it holds none."""
+    if isinstance(batch, dict):
+        return sum(batch_edges(v) for v in batch.values())
+    if isinstance(batch, (list, tuple)):
+        return sum(batch_edges(v) for v in batch)
+    num_edges = getattr(batch, "num_edges", None)
+    return int(num_edges) if isinstance(num_edges, int) else 0

@@ -72,9 +72,13 @@ class Clock(L.Callback):
         self.seconds = time.perf_counter() - self.start
 
 clock = Clock()
+# The step's thread rule, as train() configures it (absent when removed by an override).
+steps = cfg.callbacks.get("step_threads")
+extra = [hydra.utils.instantiate(steps)] if steps else []
 trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_val_batches=0,
                     num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                    enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
+                    enable_progress_bar=False, enable_model_summary=False,
+                    callbacks=[clock, *extra])
 trainer.fit(module, datamodule=dm)
 print(json.dumps({"epoch_seconds": clock.seconds, "threads": torch.get_num_threads(),
                   "batches": trainer.num_training_batches}))

@@ -57,6 +57,20 @@ def build_datamodule(cfg_data, tasks: dict):
         raise ConfigError(f"could not build data from config: {cause}") from None
 
 
+def composed_datamodule(overrides: Iterable[str] = ()):
+    """``train.yaml`` composed with ``overrides``, its tasks, and its datamodule set up: what
+    the one-off check scripts start from. Returns ``(cfg, tasks, datamodule)``."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides))
+    tasks = OmegaConf.to_container(cfg.task, resolve=True)
+    datamodule = build_datamodule(cfg.data, tasks)
+    datamodule.setup()
+    return cfg, tasks, datamodule
+
+
 def first_line(e: BaseException) -> str:
     """An exception's message on one line (its first non-empty one), or its class name."""
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]

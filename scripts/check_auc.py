@@ -15,12 +15,10 @@ import argparse
 
 import hydra
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from graphrec.metrics.classification import binary_metrics
-from graphrec.runtime import CONFIG_DIR, build_datamodule
+from graphrec.runtime import composed_datamodule
 
 
 def main() -> None:
@@ -29,11 +27,7 @@ def main() -> None:
     parser.add_argument("--dump", help="save {'pos': [P], 'neg': [P, K]} scores here (.pt)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of train.yaml")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=args.overrides)
-    tasks = OmegaConf.to_container(cfg.task, resolve=True)
-    datamodule = build_datamodule(cfg.data, tasks)
-    datamodule.setup()
+    cfg, tasks, datamodule = composed_datamodule(args.overrides)
     module = hydra.utils.instantiate(cfg.model)(
         metadata=datamodule.metadata, node_specs=datamodule.node_specs, tasks=tasks)
     if not hasattr(module, "pair_score"):

@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from graphrec.metrics.ranking import ranking_metrics, sampled_ranks
-from graphrec.runtime import CONFIG_DIR, build_datamodule
+from graphrec.runtime import composed_datamodule
 
 MAX_NODES = 20_000  # 20k x 20k floats is 1.6 GB per matrix; a few are held at once
 
@@ -56,11 +54,7 @@ def main() -> None:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.4])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of train.yaml")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=args.overrides)
-    tasks = OmegaConf.to_container(cfg.task, resolve=True)
-    datamodule = build_datamodule(cfg.data, tasks)
-    datamodule.setup()
+    _, _, datamodule = composed_datamodule(args.overrides)
     split = datamodule.splits[args.task]
     if split.edge_type[0] != split.edge_type[2]:
         raise SystemExit(f"task {args.task}: this check is for a relation within one node type")
@@ -72,11 +66,8 @@ def main() -> None:
         inv = torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0)
         ra = (a * inv) @ a
         pos, neg = split.pairs(name), split.negatives(name)
-
-        def mrr(scores: torch.Tensor, power: float, pos=pos, neg=neg, deg=deg) -> float:
-            return split_mrr(scores, pos, neg, deg, power)
-
-        print(f"| {name} | none (RA) | 0 | {mrr(ra, 0):.4f} | {mrr(ra, 0.2):.4f} |")
+        row = [split_mrr(ra, pos, neg, deg, power) for power in (0, 0.2)]
+        print(f"| {name} | none (RA) | 0 | {row[0]:.4f} | {row[1]:.4f} |")
         cn = a @ a
         firsts = {"jaccard": cn / (deg[:, None] + deg[None, :] - cn).clamp(min=1),
                   "ra": ra / ra.max(1, keepdim=True).values.clamp(min=1e-9)}
@@ -85,8 +76,8 @@ def main() -> None:
             p.fill_diagonal_(0)
             side = (a * inv) @ p.T + (p * inv) @ a  # sum_k (A_uk P_vk + P_uk A_vk) / d_k
             for alpha in args.alphas:
-                c = ra + alpha * side
-                print(f"| {name} | {first} | {alpha} | {mrr(c, 0):.4f} | {mrr(c, 0.2):.4f} |")
+                row = [split_mrr(ra + alpha * side, pos, neg, deg, power) for power in (0, 0.2)]
+                print(f"| {name} | {first} | {alpha} | {row[0]:.4f} | {row[1]:.4f} |")
 
 
 if __name__ == "__main__":

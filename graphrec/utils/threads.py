@@ -132,7 +132,8 @@ def follow_load(loader, policy: ThreadPolicy | None):
 
     Only data-side work is limited: its results (ids, gathered rows) do not depend on the
     thread count, so runs stay reproducible; the model's own arithmetic never follows
-    the load (:func:`step_threads` decides it from the batch). ``policy=None`` (a compiled sampler) leaves the loader as it is.
+    the load (:func:`step_threads` decides it from the batch). ``policy=None`` (a compiled
+    sampler) leaves the loader as it is.
     """
     if policy is None:
         return loader

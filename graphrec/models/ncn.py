@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from graphrec.data.schema import as_edge_type, reverse_edge_type
+from graphrec.models.completion import FIRST_STAGES, CompletionTable
 from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
 from graphrec.utils.errors import ConfigError
 
@@ -139,6 +140,11 @@ class NeuralCommonNeighbors(nn.Module):
             dominated by the embedding products, did not reach it; the skip path gives the
             score that family directly. Measured there, it did not help (validation MRR
             0.8386 with BCE, 0.8479 with ``approx_mrr``, against 0.8476 without it).
+        completion: ``jaccard``: one more heuristic input, the completed half of resource
+            allocation (:class:`graphrec.models.completion.CompletionTable`: neighbours of
+            one end weighted by the Jaccard of the missing edge to the other), NCNC's idea
+            with a fixed first stage. Within one node type only; needs ``heuristics``.
+        completion_max_products: the largest sparse product completion may expand.
     """
 
     reads_graph = True
@@ -146,7 +152,8 @@ class NeuralCommonNeighbors(nn.Module):
     def __init__(self, dim: int, edge_type, hidden: int = 64, num_layers: int = 2,
                  dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool | str = True,
                  cn_path=None, edge_dropout: float = 0.0, layer_norm: bool = False,
-                 skip: bool = False):
+                 skip: bool = False, completion: str = "none",
+                 completion_alpha: float = 0.2, completion_max_products: int = 1 << 27):
         super().__init__()
         self.edge_type = as_edge_type(edge_type)
         s, _, t = self.edge_type
@@ -167,8 +174,19 @@ class NeuralCommonNeighbors(nn.Module):
             raise ConfigError(f"edge_dropout={edge_dropout}; give a share in [0, 1)")
         self.cn_weight, self.heuristics = cn_weight, heuristics
         self.edge_dropout = edge_dropout
+        if completion not in FIRST_STAGES:
+            raise ConfigError(f"completion={completion!r}; choose one of {FIRST_STAGES}")
+        if completion != "none" and not heuristics:
+            raise ConfigError("completion adds a heuristic input; set heuristics=true or "
+                              "heuristics=log as well")
+        if completion != "none" and s != t:
+            raise ConfigError(f"completion is for a relation within one node type, not "
+                              f"{self.edge_type}; set model.decoder.completion=none")
+        self.completion, self.completion_max_products = completion, completion_max_products
+        self.completion_alpha = completion_alpha
+        n_heur = NUM_HEURISTICS + (completion != "none")
         self.cn_lin = nn.Linear(dim, dim)
-        width = 2 * dim + (NUM_HEURISTICS if heuristics else 0)
+        width = 2 * dim + (n_heur if heuristics else 0)
         layers: list[nn.Module] = []
         for _ in range(num_layers - 1):
             # No placeholder when off: the layer indices of earlier checkpoints stay valid.
@@ -180,8 +198,9 @@ class NeuralCommonNeighbors(nn.Module):
             raise ConfigError("skip=true adds a linear function of the heuristic inputs; set "
                               "heuristics=true or heuristics=log as well")
         # None when off: checkpoints without the option keep their state dict keys.
-        self.skip = nn.Linear(NUM_HEURISTICS, 1, bias=False) if skip else None
+        self.skip = nn.Linear(n_heur, 1, bias=False) if skip else None
         self._cache: tuple | None = None
+        self._table: tuple | None = None  # (adjacency, CompletionTable) of the last graph
 
     def adjacency(self, graph) -> tuple[Adjacency, int]:
         """Both sides' neighbourhoods as one adjacency, and the row offset of target nodes.
@@ -211,6 +230,18 @@ class NeuralCommonNeighbors(nn.Module):
         self._cache = (ei1, ei2, adj, offset)
         return adj, offset
 
+    def completion_table(self, adj: Adjacency) -> CompletionTable:
+        """The completion table of ``adj``, cached while the same adjacency is passed (the
+        evaluation graphs; each training step's graph is new, so its table is rebuilt)."""
+        if self._table is None or self._table[0] is not adj:
+            first, second = self.path
+            if first != second or first[0] != first[2]:
+                raise ConfigError("completion reads one relation within one node type on "
+                                  "both sides (common friends); leave model.decoder.cn_path "
+                                  "unset")
+            self._table = (adj, CompletionTable(adj, self.completion_max_products))
+        return self._table[1]
+
     def forward(self, z: dict, src: Tensor, dst: Tensor, graph) -> Tensor:
         """Scores ``[...]`` of ``src [...]`` against ``dst [...]`` (broadcast) ids in ``graph``."""
         if graph is None:
@@ -233,8 +264,12 @@ class NeuralCommonNeighbors(nn.Module):
             aa, ra = feats[:, 1], feats[:, 2]
             if self.heuristics == "log":
                 aa, ra = (aa + LOG_EPS).log(), (ra + LOG_EPS).log()
-            parts.append(torch.stack([feats[:, 0].log1p(), aa, ra,
-                                      deg[src].log1p(), deg[dst + offset].log1p()], 1))
+            inputs = [feats[:, 0].log1p(), aa, ra, deg[src].log1p(), deg[dst + offset].log1p()]
+            if self.completion != "none":
+                side = self.completion_table(adj).side(torch.stack([src, dst])).to(cn.dtype)
+                side = feats[:, 2] + self.completion_alpha * side
+                inputs.append((side + LOG_EPS).log() if self.heuristics == "log" else side)
+            parts.append(torch.stack(inputs, 1))
         out = self.mlp(torch.cat(parts, 1))
         if self.skip is not None:
             out = out + self.skip(parts[-1])

@@ -148,11 +148,25 @@ def test_step_callback_sets_threads_for_the_step_and_restores_them():
         large = Data(edge_index=torch.zeros(2, 30, dtype=torch.long), num_nodes=1)
         callback.on_train_batch_start(None, None, small, 0)
         assert torch.get_num_threads() == 1
+        # Held between steps (the next batch's sampling runs with it), and the next step's
+        # count still comes from the user's setting, not from the held one.
         callback.on_train_batch_end(None, None, None, small, 0)
-        assert torch.get_num_threads() == 4
+        assert torch.get_num_threads() == 1
         callback.on_train_batch_start(None, None, large, 1)
         assert torch.get_num_threads() == 3
+        callback.on_train_batch_start(None, None, Data(edge_index=torch.zeros(
+            2, 90, dtype=torch.long), num_nodes=1), 2)
+        assert torch.get_num_threads() == 4  # never above the setting
+        callback.on_validation_start(None, None)  # validation runs at the setting
+        assert torch.get_num_threads() == 4
+        callback.on_train_batch_start(None, None, small, 3)
+        callback.on_train_epoch_end(None, None)
+        assert torch.get_num_threads() == 4
+        callback.on_train_batch_start(None, None, small, 0)
         callback.on_exception(None, None, RuntimeError("stop"))  # a failed step restores too
+        assert torch.get_num_threads() == 4
+        callback.on_train_batch_start(None, None, small, 0)
+        callback.on_fit_end(None, None)
         assert torch.get_num_threads() == 4
     finally:
         torch.set_num_threads(before)

@@ -72,18 +72,20 @@ def test_oversized_graphs_are_refused_by_name():
         CompletionTable(Adjacency.from_edge_index(ei, a.size(0)), max_products=100)
 
 
-def test_ncn_feeds_the_log_side_as_its_last_heuristic_input():
+def test_ncn_feeds_log_completed_ra_as_its_last_heuristic_input():
     a, ei = _graph()
     n = a.size(0)
     graph = HeteroData()
     graph["user"].num_nodes = n
     graph[FRIEND].edge_index = ei
-    dec = build_decoder(NCN, 4, edge_type=FRIEND).eval()
+    dec = build_decoder({**NCN, "completion_alpha": 0.5}, 4, edge_type=FRIEND).eval()
     seen = {}
     dec.mlp.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
     pairs = _all_pairs(n)
     dec({"user": torch.randn(n, 4)}, pairs[0], pairs[1], graph)
-    ref = (_dense_side(a)[pairs[0], pairs[1]] + LOG_EPS).log()
+    deg = a.sum(1)
+    ra = (a * torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0)) @ a
+    ref = (ra + 0.5 * _dense_side(a) + LOG_EPS).log()[pairs[0], pairs[1]]
     assert seen["x"].size(1) == 2 * 4 + 6
     assert torch.allclose(seen["x"][:, -1].double(), ref, atol=1e-4)
     # Cached for one adjacency (evaluation graphs), rebuilt for another (each step's graph).

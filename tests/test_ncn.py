@@ -56,12 +56,12 @@ def dm():
     return d
 
 
-def _module(dm, **task):
+def _module(dm, decoder=NCN, **task):
     return GraphRecModule(dm.metadata, dm.node_specs,
                           {"friend": {"kind": "link", "edge_type": list(FRIEND), **task}},
                           {"hidden_channels": 16, "out_channels": 16,
                            "id_embedding": ["user"]},
-                          decoder=NCN, supervision_ratio=0.3)
+                          decoder=decoder, supervision_ratio=0.3)
 
 
 def test_decoder_broadcasts_sources_against_negatives(dm):
@@ -86,10 +86,14 @@ def _pairs(ei):
     return set(map(tuple, ei.T.tolist()))
 
 
-def test_decoder_never_sees_the_target_edge(dm):
-    """Every graph the decoder reads lacks the pairs it scores as positives (both directions)."""
+@pytest.mark.parametrize("decoder", [NCN, {**NCN, "heuristics": "log", "completion": "jaccard"}],
+                         ids=["ncn", "completion"])
+def test_decoder_never_sees_the_target_edge(dm, decoder):
+    """Every graph the decoder reads lacks the pairs it scores as positives (both directions).
+
+    With completion, the completion table is built from that same graph (checked too)."""
     torch.manual_seed(0)
-    module = _module(dm)
+    module = _module(dm, decoder)
     task = module.tasks["friend"]
     seen = []
     original = task.decoder.forward
@@ -106,6 +110,11 @@ def test_decoder_never_sees_the_target_edge(dm):
                                                 loss(z, target, graph))[1]
     module.training_step(dm.batches["train"], 0)
     assert seen and supervised and supervised[0]
+    if task.decoder.completion != "none":
+        adj = task.decoder._table[0]  # the adjacency the step's completion table came from
+        table_pairs = set(zip((adj.keys // adj.num_nodes).tolist(),
+                              (adj.keys % adj.num_nodes).tolist()))
+        assert table_pairs == seen[-1] | {(b, a) for a, b in seen[-1]}
     for visible in seen:
         assert not supervised[0] & visible
         assert not {(b, a) for a, b in supervised[0]} & visible

@@ -140,10 +140,13 @@ class NeuralCommonNeighbors(nn.Module):
             dominated by the embedding products, did not reach it; the skip path gives the
             score that family directly. Measured there, it did not help (validation MRR
             0.8386 with BCE, 0.8479 with ``approx_mrr``, against 0.8476 without it).
-        completion: ``jaccard``: one more heuristic input, the completed half of resource
-            allocation (:class:`graphrec.models.completion.CompletionTable`: neighbours of
-            one end weighted by the Jaccard of the missing edge to the other), NCNC's idea
-            with a fixed first stage. Within one node type only; needs ``heuristics``.
+        completion: ``jaccard``: one more heuristic input, resource allocation with the
+            common neighbours completed, ``RA + completion_alpha * side``
+            (:class:`graphrec.models.completion.CompletionTable`: the neighbours of one end
+            weighted by the Jaccard of the missing edge to the other end), NCNC's idea with
+            a fixed first stage. Within one node type only; needs ``heuristics``. On
+            ego-Facebook it raised validation MRR by 0.0006 over 3 seeds at 128 channels.
+        completion_alpha: the completed part's weight in that input.
         completion_max_products: the largest sparse product completion may expand.
     """
 

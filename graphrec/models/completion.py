@@ -25,7 +25,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from graphrec.models.heuristics import Adjacency
+from graphrec.models.heuristics import Adjacency, _lookup
 from graphrec.utils.errors import ConfigError
 
 FIRST_STAGES = ("none", "jaccard")
@@ -40,13 +40,6 @@ def _product(a: Tensor, b: Tensor) -> Tensor:
     with warnings.catch_warnings():  # "CSR support is in beta": it is what sparse.mm runs
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse.mm(a, b).coalesce()
-
-
-def _lookup(keys: Tensor, values: Tensor, query: Tensor) -> Tensor:
-    if len(keys) == 0:
-        return values.new_zeros(len(query))
-    pos = torch.searchsorted(keys, query).clamp_(max=len(keys) - 1)
-    return torch.where(keys[pos] == query, values[pos], 0)
 
 
 class CompletionTable:

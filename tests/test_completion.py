@@ -105,3 +105,6 @@ def test_completion_options_are_checked():
         build_decoder({**NCN, "completion": "katz"}, 4, edge_type=FRIEND)
     with pytest.raises(ConfigError, match="one node type"):
         build_decoder(NCN, 4, edge_type=("user", "applied", "job"))
+    # Posts both users like: one relation, but across types; refused when built, not later.
+    with pytest.raises(ConfigError, match="cn_path"):
+        build_decoder({**NCN, "cn_path": [["user", "likes", "post"]]}, 4, edge_type=FRIEND)

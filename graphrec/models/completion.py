@@ -62,8 +62,8 @@ class CompletionTable:
                 f"completion would expand {two_hop:,} two-hop entries (more than "
                 f"{max_products:,}); set model.decoder.completion=none or raise "
                 f"model.decoder.completion_max_products")
-        ones = torch.ones(len(adj.row))
-        a2 = _product(_sparse(adj.row, adj.col, ones, n), _sparse(adj.row, adj.col, ones, n))
+        a = _sparse(adj.row, adj.col, torch.ones(len(adj.row)), n)
+        a2 = _product(a, a)
         r, c = a2.indices()
         cn = a2.values()
         # P: Jaccard of the two-hop pairs, zero on known edges and the diagonal (a known

@@ -182,9 +182,15 @@ class NeuralCommonNeighbors(nn.Module):
         if completion != "none" and not heuristics:
             raise ConfigError("completion adds a heuristic input; set heuristics=true or "
                               "heuristics=log as well")
-        if completion != "none" and s != t:
+        # One relation within one node type on both sides (common friends): the task's own
+        # relation when cn_path is unset (default_path), else the path given must be one.
+        single = self.path is None or (self.path[0] == self.path[1]
+                                       and self.path[0][0] == self.path[0][2])
+        if completion != "none" and (s != t or not single):
             raise ConfigError(f"completion is for a relation within one node type, not "
-                              f"{self.edge_type}; set model.decoder.completion=none")
+                              f"{self.edge_type} along {self.path}; set "
+                              f"model.decoder.completion=none or leave model.decoder.cn_path "
+                              f"unset")
         self.completion, self.completion_max_products = completion, completion_max_products
         self.completion_alpha = completion_alpha
         n_heur = NUM_HEURISTICS + (completion != "none")
@@ -237,11 +243,6 @@ class NeuralCommonNeighbors(nn.Module):
         """The completion table of ``adj``, cached while the same adjacency is passed (the
         evaluation graphs; each training step's graph is new, so its table is rebuilt)."""
         if self._table is None or self._table[0] is not adj:
-            first, second = self.path
-            if first != second or first[0] != first[2]:
-                raise ConfigError("completion reads one relation within one node type on "
-                                  "both sides (common friends); leave model.decoder.cn_path "
-                                  "unset")
             self._table = (adj, CompletionTable(adj, self.completion_max_products))
         return self._table[1]
 

@@ -160,3 +160,30 @@ def test_input_and_output_dropout_act_in_training_only():
     kept = torch.nn.functional.dropout(x, 0.5)
     torch.testing.assert_close(got, plain(kept, ei, n))
     assert not torch.allclose(got, plain(x, ei, n))
+
+
+def test_propagation_dropout_drops_the_projection_before_it_is_propagated():
+    """One layer, ``Â drop(X W) + b``: the same random draw applied by hand to ``X W`` and
+    propagated with PyG's normalisation gives the same output; eval mode ignores it."""
+    from torch_geometric.utils import to_dense_adj
+
+    torch.manual_seed(0)
+    n, ei = 30, _graph()
+    x = torch.rand(n, 12)
+    plain = GCN(n, 12, 8, 8, num_layers=1)
+    model = GCN(n, 12, 8, 8, num_layers=1, propagation_dropout=0.5)
+    model.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(model.eval()(x, ei, n), plain(x, ei, n))
+    model.train()
+    torch.manual_seed(3)
+    got = model(x, ei, n)
+    conv = plain.convs[0]
+    torch.manual_seed(3)
+    dropped = torch.nn.functional.dropout(x @ conv.lin.weight.t(), 0.5)
+    a = to_dense_adj(ei, max_num_nodes=n)[0] + torch.eye(n)
+    d = a.sum(1).rsqrt()
+    # Rows are targets: out[i] = sum_j Â[i, j] h[j] (the graph is undirected here).
+    ref = (d[:, None] * a * d[None]) @ dropped + conv.bias
+    torch.testing.assert_close(got, ref)
+    # Not the output dropout: fewer exact zeros (a zeroed unit is refilled by neighbours).
+    assert (got == 0).float().mean() < 0.2

@@ -305,3 +305,43 @@ def test_skip_adds_a_linear_function_of_the_heuristic_inputs():
                    .state_dict())
     with pytest.raises(ConfigError, match="heuristics"):
         build_decoder({**NCN, "heuristics": False, "skip": True}, 4, edge_type=FRIEND)
+
+
+@pytest.mark.parametrize("heuristics", [False, "log"])
+def test_branches_combine_scores_as_the_reference_predictor(heuristics):
+    """``combine=branches``: ``mlp(pair(z_u * z_v) + beta * cn(sum_w (z_w + f(z_w))) + h)``,
+    checked against a dense common-neighbour matrix on a graph with a hub."""
+    from torch_geometric.data import HeteroData
+
+    a, ei = _random_graph()
+    n = a.size(0)
+    graph = HeteroData()
+    graph["user"].num_nodes = n
+    graph[FRIEND].edge_index = ei
+    dec = build_decoder({**NCN, "combine": "branches", "cn_weight": "none", "num_layers": 3,
+                         "layer_norm": True, "heuristics": heuristics}, 8,
+                        edge_type=FRIEND).eval()
+    with torch.no_grad():
+        dec.beta.fill_(-1.7)  # a learned scale: not 1 after training
+    z = torch.randn(n, 8)
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    u, v = u.reshape(-1), v.reshape(-1)
+    with torch.no_grad():
+        out = dec({"user": z}, u, v, graph)
+        shared = a[u] * a[v]
+        hidden = dec.pair_branch(z[u] * z[v]) - 1.7 * dec.cn_branch(shared @ (z + dec.cn_node(z)))
+        if heuristics:
+            from graphrec.models.ncn import LOG_EPS
+            deg = a.sum(1)
+            aa = shared @ torch.where(deg > 1, 1 / deg.clamp(min=2).log(), 0.0)
+            ra = shared @ torch.where(deg > 0, 1 / deg.clamp(min=1), 0.0)
+            h = torch.stack([shared.sum(1).log1p(), (aa + LOG_EPS).log(), (ra + LOG_EPS).log(),
+                             deg[u].log1p(), deg[v].log1p()], 1)
+            hidden = hidden + dec.heur_branch(h)
+        ref = dec.mlp(hidden).view(-1)
+    assert torch.allclose(out, ref, atol=1e-5)
+    # The common neighbours' part is not the concat decoder's: no cn_lin, 3 scoring layers.
+    assert not hasattr(dec, "cn_lin")
+    assert sum(isinstance(m, torch.nn.Linear) for m in dec.mlp) == 3
+    with pytest.raises(ConfigError, match="combine"):
+        build_decoder({**NCN, "combine": "sum"}, 4, edge_type=FRIEND)

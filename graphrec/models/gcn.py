@@ -113,11 +113,15 @@ class GCN(nn.Module):
             (scripts/bench/ncn.py, docs/friend_prediction.md); masking the sparse values
             instead would also need the transposed copy masked alike, not done.
         output_dropout: on the last layer's output (the same runs' "tail" dropout).
+        propagation_dropout: on each layer's projected input ``H W``, before it is
+            propagated by ``Â`` (the reference code's ``--gnndp`` on its pure GCN: the dropped
+            units are averaged over each node's neighbourhood, a milder noise than the same
+            rate on the output).
     """
 
     def __init__(self, num_nodes: int, x_dim: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.0, input_dropout: float = 0.0,
-                 output_dropout: float = 0.0):
+                 output_dropout: float = 0.0, propagation_dropout: float = 0.0):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers={num_layers}: a GCN needs at least one layer")
@@ -127,6 +131,7 @@ class GCN(nn.Module):
             GCNConv(dims[i], dims[i + 1]) for i in range(num_layers))
         self.dropout = nn.Dropout(dropout)
         self.input_dropout, self.output_dropout = input_dropout, nn.Dropout(output_dropout)
+        self.propagation_dropout = nn.Dropout(propagation_dropout)
         self.adjacency = TensorCache(normalized_adjacency)
         self.features = TensorCache(_sparse_features)
 
@@ -148,5 +153,5 @@ class GCN(nn.Module):
                 h = weight if n_id is None else weight[n_id]
             else:
                 h = h @ weight
-            h = adj @ h + conv.bias
+            h = adj @ self.propagation_dropout(h) + conv.bias
         return self.output_dropout(h)

@@ -27,6 +27,7 @@ from graphrec.models.heuristics import Adjacency, shared_neighbor_entries
 from graphrec.utils.errors import ConfigError
 
 CN_WEIGHTS = ("none", "aa", "ra")
+COMBINES = ("concat", "branches")
 NUM_HEURISTICS = 5  # log(1 + CN), AA, RA, log(1 + d_u), log(1 + d_v)
 # Below any pair's positive RA up to degree 1,000 (RA >= 1/d_max): no common neighbour maps
 # to log(1e-3) = -6.9, apart from every pair that has one.
@@ -148,6 +149,15 @@ class NeuralCommonNeighbors(nn.Module):
             ego-Facebook it raised validation MRR by 0.0006 over 3 seeds at 128 channels.
         completion_alpha: the completed part's weight in that input.
         completion_max_products: the largest sparse product completion may expand.
+        combine: how the parts meet. ``concat``: one MLP over the concatenated parts.
+            ``branches``: the reference code's predictor (``cn1`` with ``--use_xlin
+            --tailact``): the common neighbours' embeddings first get a residual two-layer
+            MLP (``z + f(z)``) before they are summed, the sum and the product ``z_u * z_v``
+            each go through their own MLP into ``hidden`` (the sum's scaled by a learned
+            ``beta``, heuristic inputs, if any, through a linear map), they are added, and
+            ``num_layers`` linear layers score the result (2 on Cora, 3 with its
+            ``--twolayerlin`` on CiteSeer). ``layer_norm`` and ``dropout`` apply in every
+            branch, as there.
     """
 
     reads_graph = True
@@ -156,7 +166,8 @@ class NeuralCommonNeighbors(nn.Module):
                  dropout: float = 0.0, cn_weight: str = "ra", heuristics: bool | str = True,
                  cn_path=None, edge_dropout: float = 0.0, layer_norm: bool = False,
                  skip: bool = False, completion: str = "none",
-                 completion_alpha: float = 0.2, completion_max_products: int = 1 << 27):
+                 completion_alpha: float = 0.2, completion_max_products: int = 1 << 27,
+                 combine: str = "concat"):
         super().__init__()
         self.edge_type = as_edge_type(edge_type)
         s, _, t = self.edge_type
@@ -194,13 +205,31 @@ class NeuralCommonNeighbors(nn.Module):
         self.completion, self.completion_max_products = completion, completion_max_products
         self.completion_alpha = completion_alpha
         n_heur = NUM_HEURISTICS + (completion != "none")
-        self.cn_lin = nn.Linear(dim, dim)
-        width = 2 * dim + (n_heur if heuristics else 0)
-        layers: list[nn.Module] = []
-        for _ in range(num_layers - 1):
+        if combine not in COMBINES:
+            raise ConfigError(f"combine={combine!r}; choose one of {COMBINES}")
+        self.combine = combine
+
+        def block(width_in: int, norm: bool = layer_norm) -> list[nn.Module]:
             # No placeholder when off: the layer indices of earlier checkpoints stay valid.
-            norm = [nn.LayerNorm(hidden)] if layer_norm else []
-            layers += [nn.Linear(width, hidden), *norm, nn.ReLU(), nn.Dropout(dropout)]
+            ln = [nn.LayerNorm(hidden)] if norm else []
+            return [nn.Linear(width_in, hidden), *ln, nn.ReLU(), nn.Dropout(dropout)]
+
+        width = hidden
+        layers: list[nn.Module] = []
+        if combine == "concat":
+            self.cn_lin = nn.Linear(dim, dim)
+            width = 2 * dim + (n_heur if heuristics else 0)
+        else:
+            self.cn_node = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout),
+                                         nn.Linear(dim, dim),
+                                         *([nn.LayerNorm(dim)] if layer_norm else []),
+                                         nn.ReLU(), nn.Dropout(dropout))
+            self.cn_branch = nn.Sequential(*block(dim, norm=False), *block(hidden))
+            self.pair_branch = nn.Sequential(*block(dim))
+            self.heur_branch = nn.Linear(n_heur, hidden) if heuristics else None
+            self.beta = nn.Parameter(torch.ones(1))
+        for _ in range(num_layers - 1):
+            layers += block(width)
             width = hidden
         self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
         if skip and not heuristics:
@@ -260,9 +289,9 @@ class NeuralCommonNeighbors(nn.Module):
             adj = drop_entries(adj, self.edge_dropout)
         w_type = self.path[0][2]
         weight = neighbour_weight(adj, self.cn_weight)[:graph[w_type].num_nodes]
-        cn, feats = common_neighbour_sum(adj, z[w_type], torch.stack([src, dst + offset]),
-                                         weight)
-        parts = [z[s][src] * z[t][dst], self.cn_lin(cn)]
+        zw = z[w_type] if self.combine == "concat" else z[w_type] + self.cn_node(z[w_type])
+        cn, feats = common_neighbour_sum(adj, zw, torch.stack([src, dst + offset]), weight)
+        parts = [z[s][src] * z[t][dst], cn]
         if self.heuristics:
             deg = adj.out_deg.to(cn.dtype)
             aa, ra = feats[:, 1], feats[:, 2]
@@ -274,7 +303,14 @@ class NeuralCommonNeighbors(nn.Module):
                 side = feats[:, 2] + self.completion_alpha * side
                 inputs.append((side + LOG_EPS).log() if self.heuristics == "log" else side)
             parts.append(torch.stack(inputs, 1))
-        out = self.mlp(torch.cat(parts, 1))
+        if self.combine == "concat":
+            parts[1] = self.cn_lin(cn)
+            hidden = torch.cat(parts, 1)
+        else:
+            hidden = self.pair_branch(parts[0]) + self.beta * self.cn_branch(cn)
+            if self.heur_branch is not None:
+                hidden = hidden + self.heur_branch(parts[2])
+        out = self.mlp(hidden)
         if self.skip is not None:
             out = out + self.skip(parts[-1])
         return out.view(shape)

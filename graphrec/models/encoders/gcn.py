@@ -18,15 +18,16 @@ class GCNEncoder(Encoder):
         metadata: one node type and one edge type.
         node_specs: ``{"num_nodes", "x_dim"}`` of that node type.
         hidden_channels, out_channels, num_layers, dropout: GAE uses 32, 16, 2, 0.
-        input_dropout, output_dropout: on the features and on the output
-            (:class:`graphrec.models.gcn.GCN`); 0 in GAE.
+        input_dropout, output_dropout, propagation_dropout: on the features, on the output
+            and before each propagation (:class:`graphrec.models.gcn.GCN`); 0 in GAE.
         heads, id_embedding: accepted for a uniform config; they do not apply.
     """
 
     def __init__(self, metadata, node_specs: Mapping[str, Mapping], hidden_channels: int = 32,
                  out_channels: int = 16, num_layers: int = 2, heads: int = 1,
                  dropout: float = 0.0, id_embedding: bool | list[str] = False,
-                 input_dropout: float = 0.0, output_dropout: float = 0.0):
+                 input_dropout: float = 0.0, output_dropout: float = 0.0,
+                 propagation_dropout: float = 0.0):
         super().__init__(metadata)
         self.out_channels = out_channels
         if len(self.node_types) != 1 or len(self.edge_types) != 1:
@@ -36,7 +37,7 @@ class GCNEncoder(Encoder):
         nt = self.node_types[0]
         self.gcn = GCN(node_specs[nt]["num_nodes"], node_specs[nt].get("x_dim", 0),
                        hidden_channels, out_channels, num_layers, dropout, input_dropout,
-                       output_dropout)
+                       output_dropout, propagation_dropout)
 
     def forward(self, graph) -> dict[str, torch.Tensor]:
         nt, et = self.node_types[0], self.edge_types[0]
